@@ -1,0 +1,39 @@
+# crewvm build. `make demo` and `make test` are the two commands a new user needs;
+# both install missing Debian packages first (cheap when already present).
+
+GO       ?= go
+GUEST    := guest/build/kernel.elf
+DEBS     := gcc make libz3-dev
+VMM      := bin/vmm
+
+.PHONY: all deps guest vmm test demo bench clean fuzz
+
+all: vmm
+
+deps:
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+guest: deps
+	$(MAKE) -C guest
+
+vmm: guest
+	$(GO) build -o $(VMM) ./vmm/cmd/vmm
+
+test: vmm
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 60m ./...
+
+demo: vmm
+	./$(VMM) run --cpus 2 hello
+	./$(VMM) run --cpus 2 racy-counter
+
+bench: vmm
+	./$(VMM) bench
+
+clean:
+	rm -rf bin
+	$(MAKE) -C guest clean
