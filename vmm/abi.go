@@ -1,0 +1,56 @@
+package vmm
+
+// The guest ABI, mirrored from guest/include/abi.h (prose in guest/ABI.md).
+// TestABIMatchesHeader fails when the two drift apart.
+const (
+	PortSerial     = 0x3f8
+	PortSerialLSR  = 0x3fd
+	PortHypercall  = 0x500
+	serialLSRReady = 0x60
+
+	HCExit        = 1
+	HCTime        = 2
+	HCHalt        = 3
+	HCWake        = 4
+	HCConsole     = 5
+	HCRegionBegin = 6
+	HCRegionEnd   = 7
+	HCLabel       = 8
+
+	MaxConsole = 4096
+	MaxLabel   = 128
+
+	GDTAddr      = 0x1000
+	BootInfoAddr = 0x2000
+	PML4Addr     = 0x3000
+	KernelMin    = 0x100000
+	StackSize    = 0x10000
+
+	BootMagic   = 0x544f4f4257455243
+	BootVersion = 1
+	MaxArgs     = 32
+	ArgsSize    = 2048
+)
+
+// hypercallNames names the hypercalls in errors and traces.
+func hypercallName(nr uint64) string {
+	switch nr {
+	case HCExit:
+		return "exit"
+	case HCTime:
+		return "time"
+	case HCHalt:
+		return "halt"
+	case HCWake:
+		return "wake"
+	case HCConsole:
+		return "console"
+	case HCRegionBegin:
+		return "region-begin"
+	case HCRegionEnd:
+		return "region-end"
+	case HCLabel:
+		return "label"
+	}
+	return "unknown"
+}

@@ -1,0 +1,175 @@
+package vmm
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"unsafe"
+
+	"github.com/bobuhiro11/gokvm/kvm"
+	"golang.org/x/sys/unix"
+)
+
+// ErrKVMUnavailable says that /dev/kvm cannot be used on this machine.
+var ErrKVMUnavailable = errors.New("/dev/kvm is not available")
+
+const (
+	// ioctlKVMRun is KVM_RUN, issued directly: gokvm's kvm.Run hides
+	// EINTR, which the vCPU loop needs to see to notice kicks.
+	ioctlKVMRun        = 0xae80
+	ioctlSetGuestDebug = 0x4048ae9b
+	ioctlGetDirtyLog   = 0x4010ae42
+	tssAddr            = 0xfffbd000
+)
+
+// kvmHost is an open /dev/kvm with what every VM of the process shares.
+type kvmHost struct {
+	fd      *os.File
+	runSize int
+	cpuid   *kvm.CPUID
+}
+
+func openKVM() (*kvmHost, error) {
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrKVMUnavailable, err)
+	}
+	h := &kvmHost{fd: f}
+	v, err := kvm.GetAPIVersion(f.Fd())
+	if err != nil || v != 12 {
+		f.Close()
+		return nil, fmt.Errorf("KVM API version %d (%v), want 12", v, err)
+	}
+	size, err := kvm.GetVCPUMMmapSize(f.Fd())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("KVM_GET_VCPU_MMAP_SIZE: %w", err)
+	}
+	h.runSize = int(size)
+	h.cpuid = &kvm.CPUID{Nent: 256, Entries: make([]kvm.CPUIDEntry2, 256)}
+	if err := kvm.GetSupportedCPUID(f.Fd(), h.cpuid); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("KVM_GET_SUPPORTED_CPUID: %w", err)
+	}
+	return h, nil
+}
+
+func (h *kvmHost) Close() error { return h.fd.Close() }
+
+// guestCPUID is the host's supported CPUID for one vCPU, with the
+// instructions that read non-deterministic state hidden.
+func (h *kvmHost) guestCPUID(cpu int) *kvm.CPUID {
+	c := &kvm.CPUID{Nent: h.cpuid.Nent, Entries: append([]kvm.CPUIDEntry2(nil), h.cpuid.Entries[:h.cpuid.Nent]...)}
+	for i := range c.Entries {
+		e := &c.Entries[i]
+		switch e.Function {
+		case 1:
+			e.Ecx &^= 1 << 30 // RDRAND
+			e.Ebx = e.Ebx&0x00ffffff | uint32(cpu)<<24
+		case 7:
+			if e.Index == 0 {
+				e.Ebx &^= 1 << 18 // RDSEED
+				e.Ecx &^= 1 << 22 // RDPID
+			}
+		case 0xb, 0x1f:
+			e.Edx = uint32(cpu)
+		case 0x80000001:
+			e.Edx &^= 1 << 27 // RDTSCP
+		}
+	}
+	return c
+}
+
+// kvmVCPU is one vCPU in a KVM VM of its own, with its own view of RAM.
+type kvmVCPU struct {
+	vm, fd  *os.File
+	run     *kvm.RunData
+	runMem  []byte
+	ram     []byte
+	slotLen uint64
+}
+
+// newKVMVCPU creates a VM with one vCPU whose RAM slot is ram.
+func newKVMVCPU(h *kvmHost, cpu int, ram []byte) (v *kvmVCPU, err error) {
+	vmfd, err := kvm.CreateVM(h.fd.Fd())
+	if err != nil {
+		return nil, fmt.Errorf("vCPU %d: KVM_CREATE_VM: %w", cpu, err)
+	}
+	v = &kvmVCPU{vm: os.NewFile(vmfd, fmt.Sprintf("kvm-vm-%d", cpu)), ram: ram, slotLen: uint64(len(ram))}
+	defer func() {
+		if err != nil {
+			v.Close()
+		}
+	}()
+	if err := kvm.SetTSSAddr(v.vm.Fd(), tssAddr); err != nil {
+		return nil, fmt.Errorf("vCPU %d: KVM_SET_TSS_ADDR: %w", cpu, err)
+	}
+	region := &kvm.UserspaceMemoryRegion{
+		Slot: 0, GuestPhysAddr: 0, MemorySize: uint64(len(ram)),
+		UserspaceAddr: uint64(uintptr(unsafe.Pointer(&ram[0]))),
+	}
+	if err := kvm.SetUserMemoryRegion(v.vm.Fd(), region); err != nil {
+		return nil, fmt.Errorf("vCPU %d: KVM_SET_USER_MEMORY_REGION: %w", cpu, err)
+	}
+	fd, err := kvm.CreateVCPU(v.vm.Fd(), 0)
+	if err != nil {
+		return nil, fmt.Errorf("vCPU %d: KVM_CREATE_VCPU: %w", cpu, err)
+	}
+	v.fd = os.NewFile(fd, fmt.Sprintf("kvm-vcpu-%d", cpu))
+	v.runMem, err = unix.Mmap(int(fd), 0, h.runSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("vCPU %d: map kvm_run: %w", cpu, err)
+	}
+	v.run = (*kvm.RunData)(unsafe.Pointer(&v.runMem[0]))
+	if err := kvm.SetCPUID2(fd, h.guestCPUID(cpu)); err != nil {
+		return nil, fmt.Errorf("vCPU %d: KVM_SET_CPUID2: %w", cpu, err)
+	}
+	return v, nil
+}
+
+// enter runs the vCPU until its next exit. It returns unix.EINTR when the
+// run was interrupted by a kick rather than by the guest.
+func (v *kvmVCPU) enter() error {
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, v.fd.Fd(), ioctlKVMRun, 0)
+	if errno == unix.EINTR || errno == unix.EAGAIN {
+		return unix.EINTR
+	}
+	if errno != 0 {
+		return fmt.Errorf("KVM_RUN: %w", errno)
+	}
+	return nil
+}
+
+func (v *kvmVCPU) regs() (*kvm.Regs, error) { return kvm.GetRegs(v.fd.Fd()) }
+
+func (v *kvmVCPU) setRegs(r *kvm.Regs) error { return kvm.SetRegs(v.fd.Fd(), r) }
+
+func (v *kvmVCPU) sregs() (*kvm.Sregs, error) { return kvm.GetSregs(v.fd.Fd()) }
+
+func (v *kvmVCPU) setSregs(s *kvm.Sregs) error { return kvm.SetSregs(v.fd.Fd(), s) }
+
+// ioData is the data window of a KVM_EXIT_IO inside kvm_run.
+func (v *kvmVCPU) ioData(offset, n uint64) []byte {
+	if offset > uint64(len(v.runMem)) || n > uint64(len(v.runMem))-offset {
+		return nil
+	}
+	return v.runMem[offset : offset+n]
+}
+
+// Close releases the vCPU, its VM and its mapping of RAM.
+func (v *kvmVCPU) Close() error {
+	var errs []error
+	if v.runMem != nil {
+		errs = append(errs, unix.Munmap(v.runMem))
+	}
+	if v.fd != nil {
+		errs = append(errs, v.fd.Close())
+	}
+	if v.vm != nil {
+		errs = append(errs, v.vm.Close())
+	}
+	if v.ram != nil {
+		errs = append(errs, unix.Munmap(v.ram))
+	}
+	return errors.Join(errs...)
+}
