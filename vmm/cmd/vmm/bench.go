@@ -1,9 +1,178 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/crewvm/crewvm/vmm"
+	"golang.org/x/sys/unix"
 )
 
+// defaultBench is what `vmm bench` times when given no workloads: every
+// built-in workload that computes (the hostile and demo ones are left out).
+func defaultBench(known []string) []string {
+	skip := map[string]bool{"hello": true, "spin-forever": true, "triple-fault": true}
+	var out []string
+	for _, w := range known {
+		if !skip[w] && !strings.HasPrefix(w, "bad-") {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// benchRow is one workload's best time per CPU count.
+type benchRow struct {
+	Workload string             `json:"workload"`
+	Seconds  map[string]float64 `json:"seconds"`
+	Speedup  map[string]float64 `json:"speedup"`
+}
+
 func cmdBench(args []string, stdout, stderr io.Writer) int {
+	var mf machineFlags
+	var cpuList string
+	var runs int
+	var asJSON bool
+	fs := newFlagSet("bench", "[--cpus-list 1,2] [--runs N] [--json] [WORKLOAD...]\n\n"+
+		"Runs each workload (all computing built-in ones by default) on each vCPU count,\n"+
+		"keeps the best of --runs wall times and prints speedups relative to the first count.", stderr)
+	mf.register(fs)
+	fs.StringVar(&cpuList, "cpus-list", "1,2", "comma-separated vCPU counts to compare")
+	fs.IntVar(&runs, "runs", 3, "runs per workload and count; the best is kept")
+	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	if code, done := parseFlags(fs, args); done {
+		return code
+	}
+	counts, err := parseCounts(cpuList)
+	if err != nil || runs < 1 {
+		fmt.Fprintf(stderr, "vmm bench: --cpus-list %q / --runs %d: %v\n", cpuList, runs, err)
+		return exitUsage
+	}
+	base, err := mf.config(nil, io.Discard)
+	if err != nil {
+		fmt.Fprintf(stderr, "vmm bench: %v\n", err)
+		return exitUsage
+	}
+	workloads := fs.Args()
+	if len(workloads) == 0 {
+		known, err := listWorkloads(base)
+		if err != nil {
+			return reportError(stderr, "bench", err)
+		}
+		workloads = defaultBench(known)
+	}
+	progress := isTerminal(stderr)
+	var rows []benchRow
+	for _, w := range workloads {
+		row := benchRow{Workload: w, Seconds: map[string]float64{}, Speedup: map[string]float64{}}
+		for _, n := range counts {
+			best := time.Duration(0)
+			for r := 0; r < runs; r++ {
+				if progress {
+					fmt.Fprintf(stderr, "\r\033[K%s on %d vCPUs, run %d/%d", w, n, r+1, runs)
+				}
+				cfg := base
+				cfg.CPUs, cfg.Args = n, strings.Fields(w)
+				res, err := runMachine(cfg)
+				if err == nil && res.Status != 0 {
+					err = fmt.Errorf("guest exited with status %d", res.Status)
+				}
+				if err != nil {
+					if progress {
+						fmt.Fprintln(stderr)
+					}
+					return reportError(stderr, "bench", fmt.Errorf("%s on %d vCPUs: %w", w, n, err))
+				}
+				if best == 0 || res.Elapsed < best {
+					best = res.Elapsed
+				}
+			}
+			row.Seconds[strconv.Itoa(n)] = best.Seconds()
+		}
+		first := row.Seconds[strconv.Itoa(counts[0])]
+		for _, n := range counts {
+			row.Speedup[strconv.Itoa(n)] = first / row.Seconds[strconv.Itoa(n)]
+		}
+		rows = append(rows, row)
+	}
+	if progress {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rows)
+		return 0
+	}
+	printBench(stdout, rows, counts)
 	return 0
+}
+
+func printBench(w io.Writer, rows []benchRow, counts []int) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "workload\t")
+	for _, n := range counts {
+		fmt.Fprintf(tw, "%d vCPU s\t", n)
+	}
+	for _, n := range counts[1:] {
+		fmt.Fprintf(tw, "speedup %d/%d\t", n, counts[0])
+	}
+	fmt.Fprintln(tw)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t", r.Workload)
+		for _, n := range counts {
+			fmt.Fprintf(tw, "%.3f\t", r.Seconds[strconv.Itoa(n)])
+		}
+		for _, n := range counts[1:] {
+			fmt.Fprintf(tw, "%.2fx\t", r.Speedup[strconv.Itoa(n)])
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+}
+
+func parseCounts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("bad vCPU count %q", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// listWorkloads asks the guest for its workloads (`vmm run list`).
+func listWorkloads(base vmm.Config) ([]string, error) {
+	var out bytes.Buffer
+	cfg := base
+	cfg.CPUs, cfg.Args, cfg.Console = 1, []string{"list"}, &out
+	if _, err := runMachine(cfg); err != nil {
+		return nil, fmt.Errorf("list workloads: %w", err)
+	}
+	var names []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			names = append(names, f[0])
+		}
+	}
+	return names, nil
+}
+
+// isTerminal reports whether w is a terminal, where progress lines belong.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -86,8 +87,8 @@ func parseSize(s string) (uint64, error) {
 			mult, t = 1<<30, t[:n-1]
 		}
 	}
-	var v uint64
-	if _, err := fmt.Sscan(t, &v); err != nil || t == "" || strings.ContainsAny(t, "+-") {
+	v, err := strconv.ParseUint(t, 10, 64)
+	if err != nil {
 		return 0, fmt.Errorf("bad size %q (want e.g. 256M, 1G)", s)
 	}
 	if v > (1<<63)/mult {

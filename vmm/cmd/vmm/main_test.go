@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"256M", 256 << 20, true},
+		{"1G", 1 << 30, true},
+		{"512MiB", 512 << 20, true},
+		{"4096", 4096, true},
+		{"64k", 64 << 10, true},
+		{"", 0, false},
+		{"M", 0, false},
+		{"-1M", 0, false},
+		{"12X", 0, false},
+		{"99999999999999999999G", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := parseSize(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d, ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// run invokes the vmm command line in-process.
+func run(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = mainArgs(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	notELF := filepath.Join(dir, "not-elf")
+	os.WriteFile(notELF, []byte("hello"), 0o644)
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   string
+		stderrRe string
+	}{
+		{"hello", []string{"run", "--cpus", "2", "hello"}, 0, "cpu 1 of 2", ""},
+		{"default workload", []string{"run", "--cpus", "1"}, 0, "cpu 0 of 1", ""},
+		{"help", []string{"run", "--help"}, 0, "", "usage: vmm run"},
+		{"top help", []string{"--help"}, 0, "commands:", ""},
+		{"unknown command", []string{"frobnicate"}, 2, "", "unknown command"},
+		{"zero cpus", []string{"run", "--cpus", "0"}, 2, "", "at least one vCPU"},
+		{"bad mem", []string{"run", "--mem", "lots"}, 2, "", "--mem"},
+		{"missing guest", []string{"run", "--guest", filepath.Join(dir, "nope")}, 2, "", "--guest"},
+		{"not an ELF", []string{"run", "--guest", notELF}, 125, "", "guest ELF"},
+		{"guest failure", []string{"run", "triple-fault"}, 125, "", "triple fault"},
+		{"timeout", []string{"run", "--timeout", "200ms", "spin-forever"}, 124, "", "did not exit within"},
+		{"guest status", []string{"run", "no-such-workload"}, 2, "unknown workload", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := run(tt.args...)
+			if code != tt.code || !strings.Contains(out, tt.stdout) || !strings.Contains(errs, tt.stderrRe) {
+				t.Errorf("vmm %v: code %d, stdout %q, stderr %q; want code %d, stdout ~%q, stderr ~%q",
+					tt.args, code, out, errs, tt.code, tt.stdout, tt.stderrRe)
+			}
+			if tt.code == 125 && strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+				t.Errorf("error is not one line: %q", errs)
+			}
+		})
+	}
+}
+
+func TestSubcommandsHaveHelp(t *testing.T) {
+	for name := range commands() {
+		code, _, errs := run(name, "--help")
+		if code != 0 || !strings.Contains(errs, "usage: vmm "+name) {
+			t.Errorf("vmm %s --help: code %d, stderr %q", name, code, errs)
+		}
+	}
+}
