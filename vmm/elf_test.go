@@ -48,6 +48,7 @@ func TestDecodeTrapped(t *testing.T) {
 		{[]byte{0x66, 0xef}, true, trappedOp{length: 2, size: 2}},
 		{[]byte{0xec, 0x00}, true, trappedOp{length: 1, size: 1, in: true}},
 		{[]byte{0xf4, 0x00}, true, trappedOp{length: 1, size: 4, hlt: true}},
+		{[]byte{0x0f, 0xa2}, true, trappedOp{length: 2, cpuid: true}},
 		{[]byte{0x0f, 0x0b}, false, trappedOp{}},
 		{[]byte{0x66, 0xf4}, false, trappedOp{}},
 		{[]byte{0x66}, false, trappedOp{}},

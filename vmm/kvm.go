@@ -87,7 +87,18 @@ type kvmVCPU struct {
 	runMem  []byte
 	ram     []byte
 	slotLen uint64
+	// cpuid is what the guest's CPUID instruction answers (see trap.go).
+	cpuid []kvm.CPUIDEntry2
 }
+
+// msrMiscFeaturesEnables bit 0 turns on CPUID faulting: CPUID at CPL 3
+// then traps, so the VMM answers it from the masked table even where the
+// host would run it natively (PVM) and leak RDRAND and friends.
+const (
+	msrMiscFeaturesEnables = 0x140
+	cpuidFaulting          = 1
+	cpuidSignificantIndex  = 1 // KVM_CPUID_FLAG_SIGNIFCANT_INDEX
+)
 
 // newKVMVCPU creates a VM with one vCPU whose RAM slot is ram.
 func newKVMVCPU(h *kvmHost, cpu int, ram []byte) (v *kvmVCPU, err error) {
@@ -121,8 +132,13 @@ func newKVMVCPU(h *kvmHost, cpu int, ram []byte) (v *kvmVCPU, err error) {
 		return nil, fmt.Errorf("vCPU %d: map kvm_run: %w", cpu, err)
 	}
 	v.run = (*kvm.RunData)(unsafe.Pointer(&v.runMem[0]))
-	if err := kvm.SetCPUID2(fd, h.guestCPUID(cpu)); err != nil {
+	cpuid := h.guestCPUID(cpu)
+	if err := kvm.SetCPUID2(fd, cpuid); err != nil {
 		return nil, fmt.Errorf("vCPU %d: KVM_SET_CPUID2: %w", cpu, err)
+	}
+	v.cpuid = cpuid.Entries
+	if err := v.setMSR(msrMiscFeaturesEnables, cpuidFaulting); err != nil {
+		return nil, fmt.Errorf("vCPU %d: enable CPUID faulting: %w", cpu, err)
 	}
 	return v, nil
 }
@@ -138,6 +154,33 @@ func (v *kvmVCPU) enter() error {
 		return fmt.Errorf("KVM_RUN: %w", errno)
 	}
 	return nil
+}
+
+// setMSR writes one MSR of the vCPU.
+func (v *kvmVCPU) setMSR(index uint32, value uint64) error {
+	msrs := struct {
+		n, pad uint32
+		entry  kvm.MSREntry
+	}{n: 1, entry: kvm.MSREntry{Index: index, Data: value}}
+	r, err := kvm.Ioctl(v.fd.Fd(), kvm.IIOW(0x89, 8), uintptr(unsafe.Pointer(&msrs)))
+	if err != nil {
+		return fmt.Errorf("KVM_SET_MSRS %#x: %w", index, err)
+	}
+	if r != 1 {
+		return fmt.Errorf("KVM_SET_MSRS %#x: refused", index)
+	}
+	return nil
+}
+
+// cpuidLeaf answers CPUID (leaf, sub) from the vCPU's table; leaves it
+// does not list read as zero.
+func (v *kvmVCPU) cpuidLeaf(leaf, sub uint32) (eax, ebx, ecx, edx uint32) {
+	for _, e := range v.cpuid {
+		if e.Function == leaf && (e.Flags&cpuidSignificantIndex == 0 || e.Index == sub) {
+			return e.Eax, e.Ebx, e.Ecx, e.Edx
+		}
+	}
+	return 0, 0, 0, 0
 }
 
 func (v *kvmVCPU) regs() (*kvm.Regs, error) { return kvm.GetRegs(v.fd.Fd()) }

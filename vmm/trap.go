@@ -17,12 +17,14 @@ import (
 type trappedOp struct {
 	length int
 	hlt    bool
+	cpuid  bool
 	in     bool
 	size   int // operand bytes: 1, 2 or 4
 }
 
 // decodeTrapped recognises the instructions a CPL-3 guest may use to reach
-// the VMM: in/out with the port in DX, and hlt.
+// the VMM: in/out with the port in DX, hlt, and CPUID (which faults
+// because the VMM turns CPUID faulting on).
 func decodeTrapped(b []byte) (trappedOp, bool) {
 	op := trappedOp{size: 4}
 	i := 0
@@ -32,6 +34,9 @@ func decodeTrapped(b []byte) (trappedOp, bool) {
 	}
 	if i >= len(b) {
 		return op, false
+	}
+	if i == 0 && len(b) >= 2 && b[0] == 0x0f && b[1] == 0xa2 {
+		return trappedOp{length: 2, cpuid: true}, true
 	}
 	switch b[i] {
 	case 0xf4:
@@ -68,6 +73,9 @@ func (m *Machine) trappedInstruction(c *vcpu) error {
 	}
 	port := regs.RDX & 0xffff
 	switch {
+	case op.cpuid:
+		a, b, c2, d := c.kvm.cpuidLeaf(uint32(regs.RAX), uint32(regs.RCX))
+		regs.RAX, regs.RBX, regs.RCX, regs.RDX = uint64(a), uint64(b), uint64(c2), uint64(d)
 	case op.hlt:
 		if err := m.halt(c); err != nil {
 			return err
