@@ -1,7 +1,8 @@
 // Command vmm runs, records and replays multiprocessor guests on KVM.
 //
 //	vmm run     [--cpus N] [--mem SIZE] [--guest ELF] [--timeout D] [WORKLOAD [ARGS...]]
-//	vmm bench   [--cpus LIST] [WORKLOAD...]
+//	vmm bench   [--cpus-list LIST] [WORKLOAD...]
+//	vmm log     stat|dump|verify FILE
 //
 // Exit status: the guest's own status when it exits; 124 when --timeout
 // expires; 125 when the VMM or the guest failed (the message says which).
@@ -14,6 +15,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/crewvm/crewvm/tools/logcmd"
 )
 
 const (
@@ -32,6 +35,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"run":   {"run a guest (the built-in one by default)", cmdRun},
 		"bench": {"time workloads on 1 and more vCPUs and print speedups", cmdBench},
+		"log":   {"inspect a recording: stat, dump, verify", logcmd.Main},
 	}
 }
 

@@ -80,9 +80,9 @@ func TestCommandLine(t *testing.T) {
 
 func TestSubcommandsHaveHelp(t *testing.T) {
 	for name := range commands() {
-		code, _, errs := run(name, "--help")
-		if code != 0 || !strings.Contains(errs, "usage: vmm "+name) {
-			t.Errorf("vmm %s --help: code %d, stderr %q", name, code, errs)
+		code, out, errs := run(name, "--help")
+		if code != 0 || !strings.Contains(strings.ToLower(out+errs), "usage: vmm "+name) {
+			t.Errorf("vmm %s --help: code %d, stdout %q, stderr %q", name, code, out, errs)
 		}
 	}
 }
