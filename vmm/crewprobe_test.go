@@ -1,0 +1,1161 @@
+package vmm
+
+// Probes of the CREW enforcement primitives on the host's /dev/kvm: what a
+// protected access produces, memory slots as the alternative, guest
+// debugging, the dirty log, and what each costs as a ratio to a plain
+// HC_TIME hypercall exit. crew/HOSTFACTS.md records the results; reproduce
+// them with
+//
+//	go test ./vmm -run 'CREWProbe|DecodeAccesses' -v -count=1
+//
+// The tests assert only what the recorder relies on (and what holds on any
+// host); the rest they report, so that a different host is described
+// rather than failed.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/bobuhiro11/gokvm/kvm"
+	"github.com/crewvm/crewvm/guest"
+	"golang.org/x/sys/unix"
+)
+
+// Probe layout: snippets run from probeCode, inside the built-in guest's
+// heap; the data pages follow it in the same guest 2 MiB page, so the
+// probes also show that 4 KiB protections work under a guest large page.
+const (
+	probeMem     = 8 << 20
+	probeCode    = 0x200000
+	probeA       = 0x201000
+	probeB       = 0x202000
+	probeC       = 0x203000
+	probeWorkset = 0x300000 // pages a cost loop touches besides A and B
+	probeValue   = 0x1122334455667788
+	probeStore   = 0xabcd
+)
+
+// isPVM reports whether /dev/kvm is the PVM flavour (software
+// virtualisation with shadow paging).
+func isPVM() bool {
+	_, err := os.Stat("/sys/module/kvm_pvm")
+	return err == nil
+}
+
+// probe is a booted built-in guest whose vCPUs run hand-assembled
+// snippets instead of the kernel, one KVM_RUN at a time.
+type probe struct {
+	t testing.TB
+	m *Machine
+}
+
+func newProbe(t testing.TB, cpus int) *probe {
+	t.Helper()
+	m, err := New(Config{CPUs: cpus, MemSize: probeMem, Image: guest.Kernel})
+	if errors.Is(err, ErrKVMUnavailable) {
+		t.Skipf("no KVM: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	binary.LittleEndian.PutUint64(m.mem.Host()[probeA+8:], probeValue)
+	return &probe{t: t, m: m}
+}
+
+func (p *probe) vcpu(cpu int) *kvmVCPU { return p.m.cpus[cpu].kvm }
+
+// load copies code to gpa through the VMM's view of RAM.
+func (p *probe) load(gpa uint64, code []byte) {
+	p.t.Helper()
+	b, err := p.m.mem.Slice(gpa, uint64(len(code)))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	copy(b, code)
+}
+
+func (p *probe) word(gpa uint64) uint64 { return binary.LittleEndian.Uint64(p.m.mem.Host()[gpa:]) }
+
+// start points cpu at rip. RDX is the hypercall port, so an out is a
+// marker (or a hypercall); set adjusts the other registers.
+func (p *probe) start(cpu int, rip uint64, set func(r *kvm.Regs)) {
+	p.t.Helper()
+	r := p.regs(cpu)
+	r.RIP, r.RDX = rip, PortHypercall
+	if set != nil {
+		set(r)
+	}
+	p.setRegs(cpu, r)
+}
+
+func (p *probe) regs(cpu int) *kvm.Regs {
+	p.t.Helper()
+	r, err := p.vcpu(cpu).regs()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return r
+}
+
+func (p *probe) setRegs(cpu int, r *kvm.Regs) {
+	p.t.Helper()
+	if err := p.vcpu(cpu).setRegs(r); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *probe) protect(cpu int, gpa uint64, prot int) {
+	p.t.Helper()
+	if err := p.vcpu(cpu).protect(gpa, pageSize, prot); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *probe) slot(cpu int, slot, flags uint32, gpa, size uint64) {
+	p.t.Helper()
+	if err := p.vcpu(cpu).setSlot(slot, flags, gpa, size); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// exception is the vector of the exception behind a shutdown exit, from
+// KVM_GET_VCPU_EVENTS (PVM leaves it there).
+func (p *probe) exception(cpu int) int {
+	p.t.Helper()
+	var e kvm.VCPUEvents
+	if err := kvm.GetVCPUEvents(p.vcpu(cpu).fd.Fd(), &e); err != nil {
+		p.t.Fatal(err)
+	}
+	return int(e.E.Nr)
+}
+
+// outcome is what one KVM_RUN produced.
+type outcome struct {
+	errno  unix.Errno
+	reason uint32
+	rip    uint64
+	vector int // shutdown: the exception behind it
+	// KVM_EXIT_MMIO
+	gpa   uint64
+	len   uint32
+	write bool
+	data  uint64
+	// KVM_EXIT_INTERNAL_ERROR
+	suberror uint32
+}
+
+func (o outcome) String() string {
+	switch {
+	case o.errno != 0:
+		return fmt.Sprintf("KVM_RUN fails %s, exit_reason %d, RIP %#x", unix.ErrnoName(o.errno), o.reason, o.rip)
+	case o.reason == exitMMIO:
+		return fmt.Sprintf("KVM_EXIT_MMIO gpa %#x len %d write %v data %#x, RIP %#x", o.gpa, o.len, o.write, o.data, o.rip)
+	case o.reason == exitInternalError:
+		return fmt.Sprintf("KVM_EXIT_INTERNAL_ERROR suberror %d, RIP %#x", o.suberror, o.rip)
+	case o.reason == exitShutdown:
+		return fmt.Sprintf("KVM_EXIT_SHUTDOWN (vector %d), RIP %#x", o.vector, o.rip)
+	}
+	return fmt.Sprintf("exit reason %d, RIP %#x", o.reason, o.rip)
+}
+
+// enter runs v until an exit of the guest's own, retrying when a signal
+// (the Go runtime preempts with SIGURG) interrupts KVM_RUN.
+func enter(v *kvmVCPU) unix.Errno {
+	for {
+		errno := v.runErrno()
+		if errno != unix.EINTR && errno != unix.EAGAIN {
+			return errno
+		}
+	}
+}
+
+// run enters cpu once and describes what came back.
+func (p *probe) run(cpu int) outcome {
+	p.t.Helper()
+	v := p.vcpu(cpu)
+	v.run.ExitReason = 0
+	o := outcome{errno: enter(v)}
+	o.reason = v.run.ExitReason
+	o.rip = p.regs(cpu).RIP
+	d := v.run.Data
+	switch {
+	case o.errno != 0:
+	case o.reason == exitMMIO:
+		o.gpa, o.len, o.write = d[0], uint32(d[2]), byte(d[2]>>32) != 0
+		o.data = d[1]
+		if o.len < 8 {
+			o.data &= 1<<(8*o.len) - 1
+		}
+	case o.reason == exitInternalError:
+		o.suberror = uint32(d[0])
+	case o.reason == exitShutdown:
+		o.vector = p.exception(cpu)
+	}
+	return o
+}
+
+// atMarker reports whether cpu stopped on its marker out (0xef) and steps
+// it over.
+func (p *probe) atMarker(cpu int, o outcome) bool {
+	p.t.Helper()
+	if o.errno != 0 || o.reason != exitShutdown || p.m.mem.Host()[o.rip] != 0xef {
+		return false
+	}
+	r := p.regs(cpu)
+	r.RIP++
+	p.setRegs(cpu, r)
+	return true
+}
+
+// Snippets, hand-assembled. "out" (0xef) with DX = the hypercall port is a
+// marker the probe steps over (or a hypercall the VMM serves).
+var (
+	// mov rax, [rbx]; out; jmp back
+	snipRead = []byte{0x48, 0x8b, 0x03, 0xef, 0xeb, 0xfa}
+	// mov [rbx], rax; out; jmp back
+	snipWrite = []byte{0x48, 0x89, 0x03, 0xef, 0xeb, 0xfa}
+	// jmp rbx, to a page holding snipFetchTarget
+	snipFetch = []byte{0xff, 0xe3}
+	// out; jmp rcx (back to snipFetch)
+	snipFetchTarget = []byte{0xef, 0xff, 0xe1}
+	// mov eax, HC_TIME; out; jmp back
+	snipTime = []byte{0xb8, HCTime, 0, 0, 0, 0xef, 0xeb, 0xf8}
+	// 0: mov [rbx], rax    write page A
+	// 3: mov [rcx], rax    write page B
+	// 6: mov rsi, r8       then touch r9 pages from r8 on
+	// 9: mov rdi, r9
+	// c: test rdi, rdi
+	// f: jz 0x20
+	// 11: mov [rsi], rax
+	// 14: add rsi, 0x1000
+	// 1b: dec rdi
+	// 1e: jmp 0xc
+	// 20: jmp 0
+	snipPingPong = []byte{
+		0x48, 0x89, 0x03, 0x48, 0x89, 0x01, 0x4c, 0x89, 0xc6, 0x4c, 0x89, 0xcf,
+		0x48, 0x85, 0xff, 0x74, 0x0f, 0x48, 0x89, 0x06, 0x48, 0x81, 0xc6, 0x00, 0x10, 0x00, 0x00,
+		0x48, 0xff, 0xcf, 0xeb, 0xec, 0xeb, 0xde,
+	}
+	// nop; nop; nop; mov [rbx], rax; rep stosb; out; jmp back
+	snipSteps = []byte{0x90, 0x90, 0x90, 0x48, 0x89, 0x03, 0xf3, 0xaa, 0xef, 0xeb, 0xf5}
+	// nop; jmp back
+	snipSpin = []byte{0x90, 0xeb, 0xfd}
+	// int3; jmp back
+	snipInt3 = []byte{0xcc, 0xeb, 0xfd}
+)
+
+func lockThread(t testing.TB) {
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
+}
+
+// table collects a markdown table for the test log.
+type table struct {
+	head string
+	rows []string
+}
+
+func (tb *table) add(cells ...any) {
+	s := make([]string, len(cells))
+	for i, c := range cells {
+		s[i] = fmt.Sprint(c)
+	}
+	tb.rows = append(tb.rows, "| "+strings.Join(s, " | ")+" |")
+}
+
+func (tb *table) log(t *testing.T) {
+	cols := strings.Count(tb.head, "|") - 1
+	t.Logf("\n%s\n|%s\n%s", tb.head, strings.Repeat(" --- |", cols), strings.Join(tb.rows, "\n"))
+}
+
+// TestCREWProbeProtect: mprotect on vCPU 0's mapping of a page while vCPU
+// 1's stays read-write. What does each access produce, does the other vCPU
+// run on, and does granting access and re-entering finish the instruction?
+func TestCREWProbeProtect(t *testing.T) {
+	lockThread(t)
+	tb := table{head: "| access | vCPU 0 view | vCPU 0 gets | decoded from RIP | vCPU 1 (RW view) | after restoring RW, re-enter |"}
+	prots := map[int]string{unix.PROT_NONE: "PROT_NONE", unix.PROT_READ: "PROT_READ"}
+	for _, tc := range []struct {
+		access string
+		prot   int
+	}{
+		{"read", unix.PROT_NONE}, {"read", unix.PROT_READ},
+		{"write", unix.PROT_NONE}, {"write", unix.PROT_READ},
+		{"fetch", unix.PROT_NONE}, {"fetch", unix.PROT_READ},
+	} {
+		p := newProbe(t, 2)
+		target := uint64(probeA + 8)
+		switch tc.access {
+		case "read":
+			p.load(probeCode, snipRead)
+		case "write":
+			p.load(probeCode, snipWrite)
+		case "fetch":
+			p.load(probeCode, snipFetch)
+			p.load(probeA, snipFetchTarget)
+			target = probeA
+		}
+		for cpu := 0; cpu < 2; cpu++ {
+			p.start(cpu, probeCode, func(r *kvm.Regs) { r.RBX, r.RCX, r.RAX = target, probeCode, probeStore })
+		}
+		p.protect(0, probeA, tc.prot)
+		o := p.run(0)
+		decoded := "-"
+		if o.errno != 0 {
+			decoded = decodedPage(p, o.rip)
+		}
+		// vCPU 1 must not notice vCPU 0's protection.
+		binary.LittleEndian.PutUint64(p.m.mem.Host()[probeA+8:], probeValue)
+		o1 := p.run(1)
+		if !p.atMarker(1, o1) {
+			t.Errorf("%s: vCPU 1 with a read-write view did not complete: %v", tc.access, o1)
+		}
+		if r := p.regs(1); tc.access == "read" && r.RAX != probeValue {
+			t.Errorf("read: vCPU 1 read %#x, want %#x", r.RAX, probeValue)
+		}
+		blocked := o.errno != 0 || o.reason == exitMMIO || o.reason == exitInternalError
+		after := "-"
+		if blocked {
+			if o.errno == 0 && o.reason == exitMMIO {
+				after = "(MMIO: the VMM completes it)"
+			} else {
+				p.protect(0, probeA, unix.PROT_READ|unix.PROT_WRITE)
+				binary.LittleEndian.PutUint64(p.m.mem.Host()[probeA+8:], probeValue)
+				o2 := p.run(0)
+				after = "completes natively"
+				switch {
+				case !p.atMarker(0, o2):
+					after = "does not complete: " + o2.String()
+				case tc.access == "read" && p.regs(0).RAX != probeValue:
+					after = fmt.Sprintf("read %#x, want %#x", p.regs(0).RAX, probeValue)
+				case tc.access == "write" && p.word(probeA+8) != probeStore:
+					after = fmt.Sprintf("memory holds %#x, want %#x", p.word(probeA+8), probeStore)
+				}
+				if after != "completes natively" {
+					t.Errorf("%s under %s: after granting access the instruction %s", tc.access, prots[tc.prot], after)
+				}
+			}
+		}
+		wantBlocked := tc.prot == unix.PROT_NONE || tc.access == "write"
+		if wantBlocked && !blocked {
+			t.Errorf("%s under %s was not stopped: %v", tc.access, prots[tc.prot], o)
+		}
+		if wantBlocked && o.errno != 0 && !strings.HasPrefix(decoded, fmt.Sprintf("%#x", probeA)) {
+			t.Errorf("%s under %s: the faulting page is not recoverable from RIP: %s", tc.access, prots[tc.prot], decoded)
+		}
+		tb.add(tc.access, prots[tc.prot], o, decoded, o1, after)
+	}
+	tb.log(t)
+}
+
+// TestCREWProbeRevokeRunning: mprotect on the mapping of a vCPU that is
+// running in the guest takes effect when mprotect returns: its stores stop
+// and it leaves KVM_RUN with the same EFAULT.
+func TestCREWProbeRevokeRunning(t *testing.T) {
+	p := newProbe(t, 1)
+	// inc qword [rbx]; jmp back
+	p.load(probeCode, []byte{0x48, 0xff, 0x03, 0xeb, 0xfb})
+	p.start(0, probeCode, func(r *kvm.Regs) { r.RBX = probeA })
+	v := p.vcpu(0)
+	done := make(chan unix.Errno)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		done <- enter(v)
+	}()
+	for p.word(probeA) < 1000 {
+		select {
+		case errno := <-done:
+			t.Fatalf("the vCPU stopped before its page was protected: %v", errno)
+		default:
+			runtime.Gosched()
+		}
+	}
+	if err := v.protect(probeA, pageSize, unix.PROT_READ); err != nil {
+		t.Fatal(err)
+	}
+	v1 := p.word(probeA)
+	var errno unix.Errno
+	select {
+	case errno = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the vCPU kept running after its page was made read-only")
+	}
+	v2 := p.word(probeA)
+	how := fmt.Sprintf("exit %d", v.run.ExitReason)
+	if errno != 0 {
+		how = unix.ErrnoName(errno)
+	}
+	if (errno != unix.EFAULT && (errno != 0 || v.run.ExitReason != exitMMIO)) || v1 != v2 {
+		t.Errorf("KVM_RUN %s; counter %d when mprotect returned, %d after", how, v1, v2)
+	}
+	t.Logf("running vCPU: KVM_RUN %s at RIP %#x after %d increments; none after mprotect returned: %v", how, p.regs(0).RIP, v1, v1 == v2)
+}
+
+// decodedPage names the page a vCPU that failed KVM_RUN with EFAULT at rip
+// wanted: rip's own page when the fetch itself faults (the instruction
+// cannot be read through the host view, or starts the page), else the
+// pages of the memory operands decodeAccesses finds.
+func decodedPage(p *probe, rip uint64) string {
+	code, err := p.m.mem.Slice(rip, min(15, probeMem-rip))
+	if err != nil {
+		return err.Error()
+	}
+	r := p.regs(0)
+	// The VMM knows which pages it revoked; for the probe that is page A.
+	if rip&^(pageSize-1) == probeA {
+		return fmt.Sprintf("%#x (fetch: RIP is in the page)", probeA)
+	}
+	inst, acc, err := decodeAccesses(code, r)
+	if err != nil {
+		return err.Error()
+	}
+	var s []string
+	for _, a := range acc {
+		s = append(s, fmt.Sprintf("%#x (%v: %d-byte %s at %#x)", a.Addr&^(pageSize-1), inst, a.Size, rw(a.Write), a.Addr))
+	}
+	return strings.Join(s, ", ")
+}
+
+func rw(write bool) string {
+	if write {
+		return "write"
+	}
+	return "read"
+}
+
+// TestCREWProbeSlots: a vCPU's view through memory slots instead: page A
+// as a hole (no slot) or a KVM_MEM_READONLY slot.
+func TestCREWProbeSlots(t *testing.T) {
+	lockThread(t)
+	tb := table{head: "| access | page A in vCPU 0's VM | exit | after the VMM serves it and re-enters |"}
+	for _, tc := range []struct {
+		access string
+		hole   bool
+	}{
+		{"read", true}, {"write", true}, {"fetch", true},
+		{"read", false}, {"write", false}, {"fetch", false},
+	} {
+		p := newProbe(t, 1)
+		target := uint64(probeA + 8)
+		switch tc.access {
+		case "read":
+			p.load(probeCode, snipRead)
+		case "write":
+			p.load(probeCode, snipWrite)
+		case "fetch":
+			p.load(probeCode, snipFetch)
+			p.load(probeA, snipFetchTarget)
+			target = probeA
+		}
+		p.start(0, probeCode, func(r *kvm.Regs) { r.RBX, r.RCX, r.RAX = target, probeCode, probeStore })
+		p.slot(0, 0, 0, 0, 0)
+		p.slot(0, 0, 0, 0, probeA)
+		p.slot(0, 2, 0, probeA+pageSize, probeMem-probeA-pageSize)
+		view := "hole"
+		if !tc.hole {
+			view = "read-only slot"
+			p.slot(0, 1, slotReadonly, probeA, pageSize)
+		}
+		o := p.run(0)
+		after := "-"
+		switch {
+		case o.errno == 0 && o.reason == exitMMIO && !o.write:
+			// Supply the data from the VMM's view; KVM finishes the load.
+			binary.LittleEndian.PutUint64((*[8]byte)(unsafe.Pointer(&p.vcpu(0).run.Data[1]))[:], p.word(o.gpa))
+			o2 := p.run(0)
+			after = fmt.Sprintf("load completes with the VMM's data: %v", p.atMarker(0, o2) && p.regs(0).RAX == probeValue)
+		case o.errno == 0 && o.reason == exitMMIO && o.write:
+			after = fmt.Sprintf("RIP already past the store (%v); the VMM must store the data itself", o.rip == probeCode+3)
+		case o.reason == exitInternalError:
+			p.slot(0, 1, 0, probeA, pageSize)
+			after = fmt.Sprintf("after adding a RW slot: %v", p.run(0))
+		case p.atMarker(0, o):
+			after = "ran natively"
+		}
+		if tc.access != "fetch" && (tc.hole || tc.access == "write") {
+			if o.reason != exitMMIO || o.gpa != target || o.write != (tc.access == "write") {
+				t.Errorf("%s of a %s: %v, want KVM_EXIT_MMIO at %#x", tc.access, view, o, target)
+			}
+		}
+		tb.add(tc.access, view, o, after)
+	}
+	tb.log(t)
+}
+
+// TestCREWProbeDebug: single-step, hardware breakpoints and software
+// breakpoints, for replaying state-matched positions.
+func TestCREWProbeDebug(t *testing.T) {
+	lockThread(t)
+	tb := table{head: "| mechanism | result |"}
+	set := func(r *kvm.Regs) { r.RBX, r.RDI, r.RCX = probeA+8, probeA+0x100, 3 }
+	// Expected stops when stepping snipSteps: three nops, the store, then
+	// rep stosb once per iteration (RCX 3, 2, 1), then the out.
+	wantRIPs := []uint64{1, 2, 3, 6, 6, 6, 8}
+	wantRCX := []uint64{3, 3, 3, 3, 2, 1, 0}
+	// rearm runs after the VMM moved RIP with KVM_SET_REGS.
+	step := func(p *probe, rearm func()) (string, bool) {
+		var got []string
+		ok := true
+		for i := range wantRIPs {
+			o := p.run(0)
+			r := p.regs(0)
+			got = append(got, fmt.Sprintf("+%d/rcx%d", o.rip-probeCode, r.RCX))
+			if o.reason != exitShutdown || o.vector != 1 || o.rip != probeCode+wantRIPs[i] || r.RCX != wantRCX[i] {
+				ok = false
+				got = append(got, "("+o.String()+")")
+				break
+			}
+		}
+		if ok {
+			// The out traps (#GP); the VMM completes it with
+			// KVM_SET_REGS, and stepping must go on from there.
+			o := p.run(0)
+			ok = o.vector == 13 && o.rip == probeCode+8 && p.atMarker(0, o)
+			got = append(got, fmt.Sprintf("out(#GP %v)", ok))
+			rearm()
+			o = p.run(0)
+			got = append(got, fmt.Sprintf("+%d", o.rip-probeCode))
+			if o.reason != exitShutdown || o.vector != 1 || o.rip != probeCode {
+				ok = false
+				got = append(got, "("+o.String()+")")
+			}
+		}
+		return fmt.Sprintf("%s: stops %s", map[bool]string{true: "exact, REP per iteration", false: "NOT as expected"}[ok], strings.Join(got, " ")), ok
+	}
+
+	p := newProbe(t, 1)
+	p.load(probeCode, snipSteps)
+	p.start(0, probeCode, func(r *kvm.Regs) { set(r); r.RFLAGS |= 1 << 8 })
+	res, ok := step(p, func() {})
+	if isPVM() && !ok {
+		t.Errorf("single-step with RFLAGS.TF: %s", res)
+	}
+	tb.add("RFLAGS.TF set by the VMM (#DB: shutdown, vector 1)", res)
+
+	p = newProbe(t, 1)
+	p.load(probeCode, snipSteps)
+	p.start(0, probeCode, set)
+	single := func() error { return p.vcpu(0).setGuestDebug(guestDebugEnable|guestDebugSingleStep, [8]uint64{}) }
+	if err := single(); err != nil {
+		tb.add("KVM_GUESTDBG_SINGLESTEP", err)
+	} else {
+		res, _ := step(p, func() {})
+		tb.add("KVM_GUESTDBG_SINGLESTEP", res)
+		p = newProbe(t, 1)
+		p.load(probeCode, snipSteps)
+		p.start(0, probeCode, set)
+		if err := single(); err != nil {
+			t.Fatal(err)
+		}
+		res, _ = step(p, func() {
+			if err := single(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		tb.add("KVM_GUESTDBG_SINGLESTEP, re-issued after each KVM_SET_REGS", res)
+	}
+
+	// Hardware breakpoints: DR0 on the third nop (execute), DR1 on the
+	// store's target (write, 8 bytes), through KVM_SET_GUEST_DEBUG and
+	// through the guest's own debug registers.
+	dr7 := uint64(1<<0 | 1<<2 | 1<<20 | 3<<22)
+	for _, how := range []string{"KVM_GUESTDBG_USE_HW_BP", "KVM_SET_DEBUGREGS (guest DR0-DR7)"} {
+		p = newProbe(t, 1)
+		p.load(probeCode, snipSteps)
+		p.start(0, probeCode, set)
+		var err error
+		if how == "KVM_GUESTDBG_USE_HW_BP" {
+			err = p.vcpu(0).setGuestDebug(guestDebugEnable|guestDebugUseHWBP, [8]uint64{probeCode + 2, probeA + 8, 0, 0, 0, 0, 0, dr7})
+		} else {
+			var d kvm.DebugRegs
+			if err = kvm.GetDebugRegs(p.vcpu(0).fd.Fd(), &d); err == nil {
+				d.DB[0], d.DB[1], d.DR7 = probeCode+2, probeA+8, 0x400|dr7
+				err = kvm.SetDebugRegs(p.vcpu(0).fd.Fd(), &d)
+			}
+		}
+		if err != nil {
+			tb.add(how, err)
+			continue
+		}
+		o := p.run(0)
+		fired := o.reason == exitDebug || (o.reason == exitShutdown && o.vector == 1)
+		tb.add(how+": execute bp at +2, write watchpoint on the store", fmt.Sprintf("fires: %v (%v)", fired, o))
+	}
+
+	// Software breakpoint: int3 written into a private copy-on-write copy
+	// of the code page in vCPU 0's mapping only.
+	p = newProbe(t, 2)
+	p.load(probeCode, snipSteps)
+	p.start(0, probeCode, set)
+	p.start(1, probeCode, set)
+	v := p.vcpu(0)
+	if _, err := unix.MmapPtr(p.m.mem.fd, probeCode, unsafe.Pointer(&v.ram[probeCode]), pageSize,
+		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
+		t.Fatal(err)
+	}
+	v.ram[probeCode+2] = 0xcc
+	o0, o1 := p.run(0), p.run(1)
+	ok = o0.reason == exitShutdown && o0.vector == 3 && o0.rip == probeCode+3 &&
+		o1.reason == exitShutdown && o1.vector == 13 && o1.rip == probeCode+8 && p.m.mem.Host()[probeCode+2] == 0x90
+	if isPVM() && !ok {
+		t.Errorf("int3 in vCPU 0's private code page: vCPU 0 %v, vCPU 1 %v", o0, o1)
+	}
+	tb.add("int3 in a MAP_PRIVATE copy of the code page in vCPU 0's view",
+		fmt.Sprintf("vCPU 0: %v (after the int3); vCPU 1 and the shared page unaffected: %v", o0, ok))
+	tb.log(t)
+}
+
+// TestCREWProbeDirtyLog: is each VM's dirty log exactly its own vCPU's
+// writes?
+func TestCREWProbeDirtyLog(t *testing.T) {
+	lockThread(t)
+	tb := table{head: "| round | vCPU 0 (writes A) log | vCPU 1 (writes B) log |"}
+	p := newProbe(t, 2)
+	p.load(probeCode, snipWrite)
+	p.start(0, probeCode, func(r *kvm.Regs) { r.RBX = probeA })
+	p.start(1, probeCode, func(r *kvm.Regs) { r.RBX = probeB })
+	bm := make([]uint64, probeMem/pageSize/64)
+	for cpu := 0; cpu < 2; cpu++ {
+		p.slot(cpu, 0, slotLogDirty, 0, probeMem)
+		if err := p.vcpu(cpu).dirtyLog(0, bm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := 0; round < 3; round++ {
+		if round == 2 {
+			p.m.mem.Host()[probeC] = 1 // the VMM's own store is in no log
+		}
+		var logs [2][]uint64
+		for cpu := 0; cpu < 2; cpu++ {
+			if o := p.run(cpu); !p.atMarker(cpu, o) {
+				t.Fatalf("vCPU %d: %v", cpu, o)
+			}
+			clear(bm)
+			if err := p.vcpu(cpu).dirtyLog(0, bm); err != nil {
+				t.Fatal(err)
+			}
+			logs[cpu] = dirtyPages(bm)
+		}
+		if !slices.Contains(logs[0], probeA) || slices.Contains(logs[0], probeB) ||
+			!slices.Contains(logs[1], probeB) || slices.Contains(logs[1], probeA) ||
+			slices.Contains(logs[0], probeC) || slices.Contains(logs[1], probeC) {
+			t.Errorf("round %d: logs %#x / %#x do not separate the vCPUs' writes", round, logs[0], logs[1])
+		}
+		tb.add(round, fmt.Sprintf("%#x", logs[0]), fmt.Sprintf("%#x", logs[1]))
+	}
+	tb.log(t)
+}
+
+func dirtyPages(bm []uint64) []uint64 {
+	var out []uint64
+	for i, w := range bm {
+		for b := 0; b < 64; b++ {
+			if w&(1<<b) != 0 {
+				out = append(out, uint64(i*64+b)*pageSize)
+			}
+		}
+	}
+	return out
+}
+
+// meter times operations against the baseline, interleaved: each rep
+// times n HC_TIME exits, then n calls of the operation, and the result is
+// the median of the per-rep ratios. The machine is shared with other
+// work; interleaving lets a burst of load hit both sides alike.
+type meter struct {
+	reps, n int
+	base    func()
+}
+
+// ratio is f's cost in HC_TIME exits.
+func (m meter) ratio(f func()) float64 {
+	return m.ratioTimed(func() time.Duration {
+		start := time.Now()
+		f()
+		return time.Since(start)
+	})
+}
+
+// ratioTimed is ratio for an f that times itself (leaving out its setup).
+func (m meter) ratioTimed(f func() time.Duration) float64 {
+	var rs []float64
+	for range m.reps {
+		start := time.Now()
+		for range m.n {
+			m.base()
+		}
+		b := time.Since(start)
+		var d time.Duration
+		for range m.n {
+			d += f()
+		}
+		rs = append(rs, float64(d)/float64(b))
+	}
+	slices.Sort(rs)
+	return rs[len(rs)/2]
+}
+
+// hcBaseline is one HC_TIME hypercall through the VMM's own exit path
+// (handleExit; on PVM the trapped-instruction path), in a loop.
+func hcBaseline(t *testing.T) func() {
+	p := newProbe(t, 1)
+	p.load(probeCode, snipTime)
+	p.start(0, probeCode, nil)
+	c := p.m.cpus[0]
+	return func() {
+		if errno := enter(c.kvm); errno != 0 {
+			t.Fatal(errno)
+		}
+		if err := p.m.handleExit(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCREWProbeCosts measures round trips and primitives as ratios to one
+// HC_TIME hypercall exit served by the existing path (handleExit).
+func TestCREWProbeCosts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measurement")
+	}
+	if !isPVM() {
+		t.Skip("the round trips below expect PVM's EFAULT; DESIGN.md section 3 describes hardware-assisted hosts")
+	}
+	lockThread(t)
+	m := meter{reps: 9, n: 150, base: hcBaseline(t)}
+	tb := table{head: "| operation | HC_TIME exits | notes |"}
+	add := func(what string, ratio float64, note string) { tb.add(what, fmt.Sprintf("%.2f", ratio), note) }
+	fail := func(what string, err error) { tb.add(what, "-", err.Error()) }
+
+	add("HC_TIME hypercall exit, served by handleExit", m.ratio(m.base), "baseline (1 by definition; shows the noise)")
+	for _, ws := range []uint64{0, 128} {
+		f, faults := mprotectPingPong(t, ws)
+		add(fmt.Sprintf("mprotect write-fault round trip, %d-page working set", ws), m.ratio(f),
+			"EFAULT, KVM_GET_REGS, decode, 2 mprotect, re-enter")
+		if *faults == 0 {
+			t.Error("mprotect ping-pong never faulted")
+		}
+	}
+	for _, zapAll := range []bool{true, false} {
+		for _, ws := range []uint64{0, 128} {
+			what := fmt.Sprintf("read-only-slot write-fault round trip, %d-page working set, zap-all quirk %v", ws, zapAll)
+			f, err := slotPingPong(t, ws, zapAll)
+			if err != nil {
+				fail(what, err)
+				continue
+			}
+			add(what, m.ratio(f), "MMIO exit with data, VMM stores, 4 slot ioctls, re-enter")
+		}
+	}
+	add("hole read: MMIO exit served, no slot change", m.ratio(holeRead(t)), "the trace-mode cost of one access")
+
+	p := newProbe(t, 1)
+	v := p.vcpu(0)
+	add("mprotect pair (PROT_READ, back to RW) on 4 KiB", m.ratio(func() {
+		v.protect(probeA, pageSize, unix.PROT_READ)
+		v.protect(probeA, pageSize, unix.PROT_READ|unix.PROT_WRITE)
+	}), "")
+	vmas, f, err := splitMapping(t)
+	if err != nil {
+		fail("mprotect pair in a split mapping", err)
+	} else {
+		add(fmt.Sprintf("mprotect pair with the vCPU's mapping split into %d VMAs", vmas), m.ratio(f), "vm.max_map_count bounds VMAs per process")
+	}
+	for _, zapAll := range []bool{true, false} {
+		what := fmt.Sprintf("slot delete + create (one 4 KiB slot of 4), zap-all quirk %v", zapAll)
+		p := newProbe(t, 1)
+		v := p.vcpu(0)
+		if !zapAll {
+			if err := v.enableCap(capDisableQuirks2, quirkSlotZapAll); err != nil {
+				fail(what, err)
+				continue
+			}
+		}
+		p.slot(0, 0, 0, 0, 0)
+		p.slot(0, 0, 0, 0, probeA)
+		p.slot(0, 2, 0, probeA+pageSize, probeMem-probeA-pageSize)
+		p.slot(0, 1, 0, probeA, pageSize)
+		add(what, m.ratio(func() {
+			v.setSlot(1, 0, 0, 0)
+			v.setSlot(1, 0, probeA, pageSize)
+		}), "")
+	}
+	create, toggle, nslots, err := manySlots(t)
+	if err != nil {
+		fail("4 KiB slots over all RAM", err)
+	} else {
+		before := m.ratio(func() {})
+		start := time.Now()
+		create()
+		d := time.Since(start) / time.Duration(nslots)
+		add(fmt.Sprintf("create one 4 KiB slot, %d in a row (all 8 MiB of RAM)", nslots), m.ratioTimed(func() time.Duration { return d })-before, "the guest then runs on them")
+		add(fmt.Sprintf("slot delete + create among %d slots", nslots), m.ratio(toggle), "")
+	}
+	add("KVM_GET_DIRTY_LOG of an 8 MiB slot", m.ratio(dirtyLogCost(t)), "")
+	add("single-step (RFLAGS.TF) + KVM_GET_REGS", m.ratio(stepCost(t, snipSpin, true)), "")
+	add("int3 hit + KVM_GET_REGS", m.ratio(stepCost(t, snipInt3, false)), "")
+	kick, done := kicker(t)
+	add("kick: immediate_exit + tgkill until KVM_RUN returns EINTR", meter{reps: 5, n: 30, base: m.base}.ratioTimed(kick), "latency across threads")
+	done()
+	code, _ := p.m.mem.Slice(probeCode, 15)
+	copy(code, snipPingPong)
+	regs := &kvm.Regs{RIP: probeCode, RBX: probeA, RCX: probeB}
+	add("decodeAccesses of one instruction (x86asm)", m.ratio(func() { decodeAccesses(code, regs) }), "pure CPU")
+	tb.log(t)
+}
+
+// TestCREWProbeMaxSlots fills a VM with 4 KiB slots up to KVM's limit
+// (seconds; set CREWPROBE_MAXSLOTS=1 to run it).
+func TestCREWProbeMaxSlots(t *testing.T) {
+	if os.Getenv("CREWPROBE_MAXSLOTS") == "" {
+		t.Skip("set CREWPROBE_MAXSLOTS=1")
+	}
+	lockThread(t)
+	m := meter{reps: 5, n: 200, base: hcBaseline(t)}
+	mc, err := New(Config{CPUs: 1, MemSize: 128 << 20, Image: guest.Kernel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	v := mc.cpus[0].kvm
+	max, err := v.checkExtension(capNrMemslots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.setSlot(0, 0, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	n := 0
+	for ; n <= max; n++ {
+		if err := v.setSlot(uint32(n), 0, uint64(n)*pageSize, pageSize); err != nil {
+			t.Logf("slot %d refused: %v", n, err)
+			break
+		}
+	}
+	d := time.Since(start) / time.Duration(n)
+	if n != max {
+		t.Errorf("created %d slots, KVM_CAP_NR_MEMSLOTS says %d", n, max)
+	}
+	create := m.ratioTimed(func() time.Duration { return d }) - m.ratio(func() {})
+	toggle := m.ratio(func() {
+		v.setSlot(100, 0, 0, 0)
+		v.setSlot(100, 0, 100*pageSize, pageSize)
+	})
+	t.Logf("KVM_CAP_NR_MEMSLOTS %d; created %d 4 KiB slots at %.2f HC_TIME exits each; delete + create among them: %.2f",
+		max, n, create, toggle)
+}
+
+// mprotectPingPong: vCPU 0 writes A then B (then ws more pages) in a loop;
+// the VMM keeps one of A and B writable and the other read-only, so each
+// store to the other page is an EFAULT that the VMM resolves by decoding
+// the instruction, swapping the protections and re-entering. One call is
+// one fault.
+func mprotectPingPong(t *testing.T, ws uint64) (func(), *int) {
+	p := newProbe(t, 1)
+	p.load(probeCode, snipPingPong)
+	p.start(0, probeCode, func(r *kvm.Regs) { r.RBX, r.RCX, r.R8, r.R9 = probeA, probeB, probeWorkset, ws })
+	v := p.vcpu(0)
+	p.protect(0, probeB, unix.PROT_READ)
+	faults := 0
+	return func() {
+		if errno := enter(v); errno != unix.EFAULT {
+			t.Fatalf("ping-pong: KVM_RUN %v, exit %d, want EFAULT", errno, v.run.ExitReason)
+		}
+		r, err := v.regs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, err := p.m.mem.Slice(r.RIP, 15)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, acc, err := decodeAccesses(code, r)
+		if err != nil || len(acc) != 1 {
+			t.Fatalf("decode at %#x: %v %v", r.RIP, acc, err)
+		}
+		want := acc[0].Addr &^ (pageSize - 1)
+		other := uint64(probeA)
+		if want == probeA {
+			other = probeB
+		}
+		if err := v.protect(other, pageSize, unix.PROT_READ); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.protect(want, pageSize, unix.PROT_READ|unix.PROT_WRITE); err != nil {
+			t.Fatal(err)
+		}
+		faults++
+	}, &faults
+}
+
+// slotPingPong is mprotectPingPong with the pages' views as memory slots:
+// the page being written is a read-write slot, the other a read-only one.
+func slotPingPong(t *testing.T, ws uint64, zapAll bool) (func(), error) {
+	p := newProbe(t, 1)
+	p.load(probeCode, snipPingPong)
+	p.start(0, probeCode, func(r *kvm.Regs) { r.RBX, r.RCX, r.R8, r.R9 = probeA, probeB, probeWorkset, ws })
+	v := p.vcpu(0)
+	if !zapAll {
+		if err := v.enableCap(capDisableQuirks2, quirkSlotZapAll); err != nil {
+			return nil, err
+		}
+	}
+	// slots: 0 [0,A) 1 A 2 B 3 [B+4K, end)
+	p.slot(0, 0, 0, 0, 0)
+	p.slot(0, 0, 0, 0, probeA)
+	p.slot(0, 1, 0, probeA, pageSize)
+	p.slot(0, 2, slotReadonly, probeB, pageSize)
+	p.slot(0, 3, 0, probeB+pageSize, probeMem-probeB-pageSize)
+	host := p.m.mem.Host()
+	return func() {
+		if errno := enter(v); errno != 0 || v.run.ExitReason != exitMMIO {
+			t.Fatalf("slot ping-pong: KVM_RUN %v, exit %d, want MMIO", errno, v.run.ExitReason)
+		}
+		gpa, size := v.run.Data[0], uint32(v.run.Data[2])
+		copy(host[gpa:gpa+uint64(size)], (*[8]byte)(unsafe.Pointer(&v.run.Data[1]))[:size])
+		want, other := uint32(1), uint32(2)
+		wantGPA, otherGPA := uint64(probeA), uint64(probeB)
+		if gpa&^(pageSize-1) == probeB {
+			want, other, wantGPA, otherGPA = 2, 1, probeB, probeA
+		}
+		for _, err := range []error{
+			v.setSlot(other, 0, 0, 0), v.setSlot(other, slotReadonly, otherGPA, pageSize),
+			v.setSlot(want, 0, 0, 0), v.setSlot(want, 0, wantGPA, pageSize),
+		} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}, nil
+}
+
+// holeRead: a load from a page with no slot, served by the VMM, in a loop.
+func holeRead(t *testing.T) func() {
+	p := newProbe(t, 1)
+	// mov rax, [rbx]; jmp back
+	p.load(probeCode, []byte{0x48, 0x8b, 0x03, 0xeb, 0xfb})
+	p.start(0, probeCode, func(r *kvm.Regs) { r.RBX = probeA + 8 })
+	p.slot(0, 0, 0, 0, 0)
+	p.slot(0, 0, 0, 0, probeA)
+	p.slot(0, 2, 0, probeA+pageSize, probeMem-probeA-pageSize)
+	v := p.vcpu(0)
+	return func() {
+		if errno := enter(v); errno != 0 || v.run.ExitReason != exitMMIO {
+			t.Fatalf("hole read: KVM_RUN %v, exit %d", errno, v.run.ExitReason)
+		}
+		v.run.Data[1] = p.word(v.run.Data[0])
+	}
+}
+
+// manySlots prepares a VM whose RAM will be all 4 KiB slots: create makes
+// them (and checks that the guest runs on them), toggle then deletes and
+// re-creates one.
+func manySlots(t *testing.T) (create, toggle func(), count int, err error) {
+	p := newProbe(t, 1)
+	v := p.vcpu(0)
+	max, err := v.checkExtension(capNrMemslots)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	count = probeMem / pageSize
+	if count > max {
+		return nil, nil, 0, fmt.Errorf("%d slots wanted, KVM_CAP_NR_MEMSLOTS is %d", count, max)
+	}
+	p.slot(0, 0, 0, 0, 0)
+	create = func() {
+		for i := range count {
+			if err := v.setSlot(uint32(i), 0, uint64(i)*pageSize, pageSize); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p.load(probeCode, snipWrite)
+		p.start(0, probeCode, func(r *kvm.Regs) { r.RBX, r.RAX = probeA, probeStore })
+		if o := p.run(0); !p.atMarker(0, o) || p.word(probeA) != probeStore {
+			t.Fatalf("guest on %d slots: %v", count, o)
+		}
+	}
+	slot := uint32(probeA / pageSize)
+	toggle = func() {
+		v.setSlot(slot, 0, 0, 0)
+		v.setSlot(slot, 0, probeA, pageSize)
+	}
+	return create, toggle, count, nil
+}
+
+func dirtyLogCost(t *testing.T) func() {
+	p := newProbe(t, 1)
+	p.load(probeCode, snipWrite)
+	p.start(0, probeCode, func(r *kvm.Regs) { r.RBX = probeA })
+	p.slot(0, 0, slotLogDirty, 0, probeMem)
+	v := p.vcpu(0)
+	bm := make([]uint64, probeMem/pageSize/64)
+	return func() {
+		if err := v.dirtyLog(0, bm); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// stepCost is one exit of code and KVM_GET_REGS: single steps when tf,
+// else whatever exception the code raises.
+func stepCost(t *testing.T, code []byte, tf bool) func() {
+	p := newProbe(t, 1)
+	p.load(probeCode, code)
+	p.start(0, probeCode, func(r *kvm.Regs) {
+		if tf {
+			r.RFLAGS |= 1 << 8
+		}
+	})
+	v := p.vcpu(0)
+	return func() {
+		if errno := enter(v); errno != 0 || v.run.ExitReason != exitShutdown {
+			t.Fatalf("step: KVM_RUN %v exit %d", errno, v.run.ExitReason)
+		}
+		if _, err := v.regs(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// kicker runs vCPU 0 spinning in the guest on its own thread. kick kicks
+// it as Machine.kickAll does (immediate_exit, then tgkill, so a kick that
+// lands before KVM_RUN is not lost) and returns the time until KVM_RUN
+// returned EINTR in the vCPU thread; done stops the vCPU.
+func kicker(t *testing.T) (kick func() time.Duration, done func()) {
+	p := newProbe(t, 1)
+	p.load(probeCode, []byte{0xeb, 0xfe}) // jmp $
+	p.start(0, probeCode, nil)
+	v := p.vcpu(0)
+	tids := make(chan int)
+	back := make(chan time.Time)
+	var stop atomic.Bool
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tids <- unix.Gettid()
+		for !stop.Load() {
+			errno := v.runErrno()
+			now := time.Now()
+			if errno != unix.EINTR {
+				now = time.Time{}
+			}
+			v.run.ImmediateExit = 0
+			back <- now
+			if now.IsZero() {
+				return
+			}
+		}
+	}()
+	tid := <-tids
+	kick = func() time.Duration {
+		// Give the vCPU time to get back into the guest.
+		for spin := time.Now(); time.Since(spin) < 200*time.Microsecond; {
+		}
+		kicked := time.Now()
+		v.run.ImmediateExit = 1
+		if err := unix.Tgkill(os.Getpid(), tid, unix.SIGURG); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-back:
+			if got.IsZero() {
+				t.Fatal("kick: KVM_RUN did not return EINTR")
+			}
+			return got.Sub(kicked)
+		case <-time.After(10 * time.Second):
+			t.Fatal("kick: the vCPU did not leave KVM_RUN")
+		}
+		return 0
+	}
+	done = func() {
+		stop.Store(true)
+		kick()
+	}
+	return kick, done
+}
+
+// splitMapping protects every other page of vCPU 0's upper 4 MiB, so its
+// mapping becomes many VMAs, and returns an mprotect pair among them.
+func splitMapping(t *testing.T) (int, func(), error) {
+	p := newProbe(t, 1)
+	v := p.vcpu(0)
+	before := countVMAs(t)
+	for gpa := uint64(0x400000); gpa < 0x800000-2*StackSize; gpa += 2 * pageSize {
+		if err := v.protect(gpa, pageSize, unix.PROT_READ); err != nil {
+			return 0, nil, err
+		}
+	}
+	return countVMAs(t) - before, func() {
+		v.protect(0x500000, pageSize, unix.PROT_READ|unix.PROT_WRITE)
+		v.protect(0x500000, pageSize, unix.PROT_READ)
+	}, nil
+}
+
+func countVMAs(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "\n")
+}
+
+// TestDecodeAccesses checks the decoder the VMM uses to name the page an
+// EFAULT was about.
+func TestDecodeAccesses(t *testing.T) {
+	r := &kvm.Regs{RAX: 0x10, RBX: 0x1000, RCX: 0x2000, RSI: 0x3000, RDI: 0x4000, RSP: 0x8000, RBP: 0x9000, R8: 0x5000, RIP: 0x100000}
+	for _, tc := range []struct {
+		name string
+		code []byte
+		want []memAccess
+	}{
+		{"mov rax, [rbx]", []byte{0x48, 0x8b, 0x03}, []memAccess{{0x1000, 8, false}}},
+		{"mov [rbx], rax", []byte{0x48, 0x89, 0x03}, []memAccess{{0x1000, 8, true}}},
+		{"mov [rcx+rax*8+0x10], eax", []byte{0x89, 0x44, 0xc1, 0x10}, []memAccess{{0x2000 + 0x80 + 0x10, 4, true}}},
+		{"add [r8], al", []byte{0x41, 0x00, 0x00}, []memAccess{{0x5000, 1, true}}},
+		{"cmp [rbx], rax", []byte{0x48, 0x39, 0x03}, []memAccess{{0x1000, 8, false}}},
+		{"lock cmpxchg [rbx], rcx", []byte{0xf0, 0x48, 0x0f, 0xb1, 0x0b}, []memAccess{{0x1000, 8, true}}},
+		{"mov eax, [rip+0x100]", []byte{0x8b, 0x05, 0x00, 0x01, 0x00, 0x00}, []memAccess{{0x100006 + 0x100, 4, false}}},
+		{"mov rax, [ebx] (addr32)", []byte{0x67, 0x48, 0x8b, 0x03}, []memAccess{{0x1000, 8, false}}},
+		{"push rax", []byte{0x50}, []memAccess{{0x7ff8, 8, true}}},
+		{"pop rax", []byte{0x58}, []memAccess{{0x8000, 8, false}}},
+		{"call rbx", []byte{0xff, 0xd3}, []memAccess{{0x7ff8, 8, true}}},
+		{"call [rbx]", []byte{0xff, 0x13}, []memAccess{{0x7ff8, 8, true}, {0x1000, 8, false}}},
+		{"ret", []byte{0xc3}, []memAccess{{0x8000, 8, false}}},
+		{"rep movsb", []byte{0xf3, 0xa4}, []memAccess{{0x3000, 1, false}, {0x4000, 1, true}}},
+		{"rep stosq", []byte{0xf3, 0x48, 0xab}, []memAccess{{0x4000, 8, true}}},
+		{"movdqa xmm0, [rsi]", []byte{0x66, 0x0f, 0x6f, 0x06}, []memAccess{{0x3000, 16, false}}},
+		{"movdqa [rdi], xmm0", []byte{0x66, 0x0f, 0x7f, 0x07}, []memAccess{{0x4000, 16, true}}},
+		{"lea rax, [rbx+8]", []byte{0x48, 0x8d, 0x43, 0x08}, nil},
+		{"xchg [rbx], rax", []byte{0x48, 0x87, 0x03}, []memAccess{{0x1000, 8, true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, got, err := decodeAccesses(tc.code, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	if _, _, err := decodeAccesses([]byte{0x64, 0x48, 0x8b, 0x03}, r); err == nil {
+		t.Error("fs-relative load decoded without FS base")
+	}
+	for _, bad := range [][]byte{{0x0f}, {0x48}, {0xff, 0xff}, nil} {
+		if _, _, err := decodeAccesses(bad, r); err == nil {
+			t.Errorf("% x decoded", bad)
+		}
+	}
+}
