@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/bobuhiro11/gokvm/kvm"
+	"github.com/crewvm/crewvm/replaylog"
 )
 
 // KVM exit reasons the VMM handles (linux/kvm.h).
@@ -21,6 +22,11 @@ const (
 // handleExit services one exit of c. A non-nil error ends the run.
 func (m *Machine) handleExit(c *vcpu) error {
 	run := c.kvm.run
+	if run.ExitReason != exitIntr {
+		// Exit positions count only exits the guest caused itself, which
+		// happen at the same instruction in every replay.
+		c.exits++
+	}
 	switch run.ExitReason {
 	case exitIO:
 		return m.handleIO(c)
@@ -104,10 +110,18 @@ func (m *Machine) hypercall(c *vcpu, regs *kvm.Regs) error {
 	var ret uint64
 	switch nr {
 	case HCExit:
-		m.finish(int(a0&0xff), nil)
+		status := int(a0 & 0xff)
+		if err := m.report(c, replaylog.GuestExit(uint32(c.id), uint64(status)), "exit"); err != nil {
+			return err
+		}
+		m.finish(status, nil)
 		return nil
 	case HCTime:
-		ret = uint64(time.Since(m.start))
+		t, err := m.clock(c, uint64(time.Since(m.start)))
+		if err != nil {
+			return err
+		}
+		ret = t
 	case HCHalt:
 		if err := m.halt(c); err != nil {
 			return err
@@ -128,6 +142,13 @@ func (m *Machine) hypercall(c *vcpu, regs *kvm.Regs) error {
 		m.console.Write(b)
 		ret = a1
 	case HCRegionBegin, HCRegionEnd:
+		kind, what := replaylog.KindRegionBegin, "test region begin"
+		if nr == HCRegionEnd {
+			kind, what = replaylog.KindRegionEnd, "test region end"
+		}
+		if err := m.report(c, replaylog.Region(kind, uint32(c.id), a0, 0, ""), what); err != nil {
+			return err
+		}
 	case HCLabel:
 		if err := m.label(c, a0, a1, a2, a3); err != nil {
 			return err
@@ -153,7 +174,7 @@ func (m *Machine) label(c *vcpu, addr, n, name, nameLen uint64) error {
 	m.mu.Lock()
 	m.labels = append(m.labels, Label{CPU: c.id, Addr: addr, Len: n, Name: string(b)})
 	m.mu.Unlock()
-	return nil
+	return m.report(c, replaylog.Region(replaylog.KindLabel, uint32(c.id), addr, n, string(b)), "label")
 }
 
 // internalErrorName names KVM_INTERNAL_ERROR_* suberrors.

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bobuhiro11/gokvm/kvm"
+	"github.com/crewvm/crewvm/replaylog"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,6 +27,14 @@ type Config struct {
 	Timeout time.Duration
 	// Console receives the guest's console output.
 	Console io.Writer
+	// Log, when set, receives the recording of the run (vmm record).
+	Log *replaylog.Writer
+	// Replay, when set, supplies the recorded inputs and is checked
+	// against at every event and at the end (vmm replay).
+	Replay *replaylog.Reader
+	// CPUID, when set, replaces the host's supported CPUID table, so a
+	// replay answers CPUID as its recording did.
+	CPUID []kvm.CPUIDEntry2
 }
 
 // Result is how a run ended when the guest exited by itself.
@@ -61,6 +71,9 @@ type Machine struct {
 	status   int
 	err      error
 
+	rec *recorder
+	rep *replayer
+
 	mu     sync.Mutex
 	labels []Label
 }
@@ -95,6 +108,9 @@ func New(cfg Config) (m *Machine, err error) {
 	if len(cfg.Args) == 0 {
 		cfg.Args = []string{"hello"}
 	}
+	if (cfg.Log != nil || cfg.Replay != nil) && cfg.CPUs > 1 {
+		return nil, fmt.Errorf("--cpus %d: recording and replaying more than one vCPU needs the CREW recorder, which is not built yet; use --cpus 1", cfg.CPUs)
+	}
 	m = &Machine{cfg: cfg, img: img, halts: newHaltState(cfg.CPUs), stop: make(chan struct{}),
 		console: &lockedWriter{w: cfg.Console}}
 	defer func() {
@@ -104,6 +120,15 @@ func New(cfg Config) (m *Machine, err error) {
 	}()
 	if m.host, err = openKVM(); err != nil {
 		return nil, err
+	}
+	if cfg.CPUID != nil {
+		m.host.cpuid = &kvm.CPUID{Nent: uint32(len(cfg.CPUID)), Entries: cfg.CPUID}
+	}
+	if cfg.Log != nil {
+		m.rec = &recorder{w: cfg.Log}
+	}
+	if cfg.Replay != nil {
+		m.rep = &replayer{r: cfg.Replay}
 	}
 	if m.mem, err = NewMemory(cfg.MemSize); err != nil {
 		return nil, err
@@ -177,6 +202,9 @@ func (m *Machine) Run(ctx context.Context) (*Result, error) {
 	m.kickAll()
 	wg.Wait()
 	elapsed := time.Since(m.start)
+	if m.err == nil && (m.rec != nil || m.rep != nil) {
+		m.err = m.finalState()
+	}
 	if timedOut {
 		var te *TimeoutError
 		if errors.As(m.err, &te) {
@@ -233,7 +261,6 @@ func (m *Machine) runVCPU(c *vcpu) {
 			m.finish(0, c.guestError("%v", err))
 			return
 		}
-		c.exits++
 		if err := m.handleExit(c); err != nil {
 			m.finish(0, err)
 			return

@@ -13,6 +13,7 @@
 #include "sync.h"
 
 #define FFT_SAMPLES 6
+#define DFT_EXACT_EVERY 256
 #define COMPLEX_PER_LINE (CACHE_LINE / sizeof(struct complex))
 
 struct complex {
@@ -36,18 +37,21 @@ static struct complex fft_input(u64 i)
 	return x;
 }
 
-/* exp(-2 pi i k / n) for any k, from the table of k < n/2. */
-static struct complex fft_twiddle(u64 k)
+/* exp(-2 pi i k / n), straight from the Taylor series. */
+static struct complex exp_turn(u64 k)
 {
 	struct complex w;
+	double s;
 
-	k %= n;
-	if (k < n / 2)
-		return twiddle[k];
-	w = twiddle[k - n / 2];
-	w.re = -w.re;
-	w.im = -w.im;
+	sincos_turn(k, n, &s, &w.re);
+	w.im = -s;
 	return w;
+}
+
+static struct complex complex_mul(struct complex a, struct complex b)
+{
+	struct complex r = {a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re};
+	return r;
 }
 
 static int fft_setup(struct wctx *w)
@@ -155,13 +159,14 @@ static int fft_check(struct wctx *w)
 	int mirrored = transforms % 4 >= 2, odd = transforms % 2;
 	double energy_in = 0, energy_out = 0, worst = 0;
 	u64 bin[FFT_SAMPLES];
-	struct complex dft[FFT_SAMPLES];
+	struct complex dft[FFT_SAMPLES], step[FFT_SAMPLES], rot[FFT_SAMPLES];
 	u64 digest = DIGEST_INIT;
 	int bad = 0;
 
 	(void)w;
 	for (int s = 0; s < FFT_SAMPLES; s++) {
 		bin[s] = s < 2 ? (u64)s * (n - 1) : random_at(~(u64)s) % n;
+		step[s] = exp_turn(bin[s]);
 		dft[s].re = dft[s].im = 0;
 	}
 	for (u64 j = 0; j < n; j++) {
@@ -172,9 +177,16 @@ static int fft_check(struct wctx *w)
 		digest = digest_add(digest, double_bits(y.im));
 		if (odd) {
 			for (int s = 0; s < FFT_SAMPLES; s++) {
-				struct complex tw = fft_twiddle(bin[s] * j);
-				dft[s].re += tw.re * x.re - tw.im * x.im;
-				dft[s].im += tw.re * x.im + tw.im * x.re;
+				/* exp(-2 pi i bin j / n), independent of the
+				 * twiddle table: exact every DFT_EXACT_EVERY
+				 * points, rotated by a step in between. */
+				if (j % DFT_EXACT_EVERY == 0)
+					rot[s] = exp_turn(bin[s] * j % n);
+				else
+					rot[s] = complex_mul(rot[s], step[s]);
+				struct complex t = complex_mul(rot[s], x);
+				dft[s].re += t.re;
+				dft[s].im += t.im;
 			}
 		} else {
 			struct complex want = fft_input(mirrored ? (n - j) % n : j);

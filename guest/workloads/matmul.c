@@ -14,7 +14,7 @@
 #define MATMUL_KBLOCK 64
 #define MATMUL_JBLOCK 256
 
-static const char matmul_usage[] = "[n (default 1536)]";
+static const char matmul_usage[] = "[n (default 1280)]";
 static u64 n;
 static double *ma, *mb, *mc;
 static struct barrier matmul_barrier;
@@ -29,7 +29,7 @@ static double matmul_entry(int which, u64 i, u64 j)
 static int matmul_setup(struct wctx *w)
 {
 	args_at_most(w, 1, matmul_usage);
-	n = arg_range(w, 1, 1536, 1, 8192, matmul_usage);
+	n = arg_range(w, 1, 1280, 1, 8192, matmul_usage);
 	ma = kalloc_or_die(n * n * sizeof(double), CACHE_LINE);
 	mb = kalloc_or_die(n * n * sizeof(double), CACHE_LINE);
 	mc = kalloc_or_die(n * n * sizeof(double), CACHE_LINE);

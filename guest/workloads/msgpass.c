@@ -6,8 +6,8 @@
  * message's sequence number in the slot's flag (release); the consumer
  * waits for the flag (acquire), checks the sequence number and every
  * payload word, and frees the slot. A CPU that waits long halts until
- * the other wakes it (see sleeper_wait). check requires every message of every
- * pair to have arrived whole and in order.
+ * the other wakes it (see sleeper_wait). check requires every message of
+ * every pair to have arrived whole and in order.
  */
 #include "alloc.h"
 #include "helpers.h"
@@ -34,7 +34,7 @@ struct msg_channel {
 	int producer_cpu, consumer_cpu;
 };
 
-static const char msgpass_usage[] = "[messages per pair (default 200000)]";
+static const char msgpass_usage[] = "[messages per pair (default 100000)]";
 static u64 messages;
 static int nchannels;
 static struct msg_channel *channels;
@@ -47,7 +47,7 @@ static u64 msg_word(int channel, u64 m, int k)
 static int msgpass_setup(struct wctx *w)
 {
 	args_at_most(w, 1, msgpass_usage);
-	messages = arg_range(w, 1, 200000, 0, 1UL << 40, msgpass_usage);
+	messages = arg_range(w, 1, 100000, 0, 1UL << 40, msgpass_usage);
 	nchannels = (w->ncpus + 1) / 2;
 	channels = kalloc_or_die((u64)nchannels * sizeof(*channels), CACHE_LINE);
 	for (int c = 0; c < nchannels; c++) {

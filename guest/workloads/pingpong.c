@@ -18,7 +18,7 @@ struct pingpong_cpu {
 	u64 errors;
 } __attribute__((aligned(CACHE_LINE)));
 
-static const char pingpong_usage[] = "[rounds (default 100000)]";
+static const char pingpong_usage[] = "[rounds (default 20000)]";
 static u64 rounds;
 static struct pingpong_shared shared;
 static struct pingpong_cpu *cpus;
@@ -26,7 +26,7 @@ static struct pingpong_cpu *cpus;
 static int pingpong_setup(struct wctx *w)
 {
 	args_at_most(w, 1, pingpong_usage);
-	rounds = arg_range(w, 1, 100000, 0, 1UL << 40, pingpong_usage);
+	rounds = arg_range(w, 1, 20000, 0, 1UL << 40, pingpong_usage);
 	cpus = kalloc_or_die((u64)w->ncpus * sizeof(*cpus), CACHE_LINE);
 	shared.turn = 0;
 	shared.value = 0;

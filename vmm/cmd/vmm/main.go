@@ -33,9 +33,11 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"run":   {"run a guest (the built-in one by default)", cmdRun},
-		"bench": {"time workloads on 1 and more vCPUs and print speedups", cmdBench},
-		"log":   {"inspect a recording: stat, dump, verify", logcmd.Main},
+		"run":    {"run a guest (the built-in one by default)", cmdRun},
+		"record": {"run a guest and write a recording of it", cmdRecord},
+		"replay": {"re-execute a recording and check it matches", cmdReplay},
+		"bench":  {"time workloads on 1 and more vCPUs and print speedups", cmdBench},
+		"log":    {"inspect a recording: stat, dump, verify", logcmd.Main},
 	}
 }
 
