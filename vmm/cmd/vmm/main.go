@@ -2,7 +2,10 @@
 //
 //	vmm run     [--cpus N] [--mem SIZE] [--guest ELF] [--timeout D] [WORKLOAD [ARGS...]]
 //	vmm bench   [--cpus-list LIST] [WORKLOAD...]
+//	vmm record  -o FILE [run flags] [WORKLOAD [ARGS...]]
+//	vmm replay  FILE
 //	vmm log     stat|dump|verify FILE
+//	vmm testgen --model NAME [--calls A,B] -o FILE
 //
 // Exit status: the guest's own status when it exits; 124 when --timeout
 // expires; 125 when the VMM or the guest failed (the message says which).
@@ -17,6 +20,7 @@ import (
 	"strings"
 
 	"github.com/crewvm/crewvm/tools/logcmd"
+	"github.com/crewvm/crewvm/tools/testgencmd"
 )
 
 const (
@@ -33,11 +37,12 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"run":    {"run a guest (the built-in one by default)", cmdRun},
-		"record": {"run a guest and write a recording of it", cmdRecord},
-		"replay": {"re-execute a recording and check it matches", cmdReplay},
-		"bench":  {"time workloads on 1 and more vCPUs and print speedups", cmdBench},
-		"log":    {"inspect a recording: stat, dump, verify", logcmd.Main},
+		"run":     {"run a guest (the built-in one by default)", cmdRun},
+		"record":  {"run a guest and write a recording of it", cmdRecord},
+		"replay":  {"re-execute a recording and check it matches", cmdReplay},
+		"bench":   {"time workloads on 1 and more vCPUs and print speedups", cmdBench},
+		"log":     {"inspect a recording: stat, dump, verify", logcmd.Main},
+		"testgen": {"generate commutativity tests from an interface model", testgencmd.Main},
 	}
 }
 
