@@ -28,8 +28,12 @@ test: vmm
 	$(GO) test -count=1 -timeout 60m ./...
 
 demo: vmm
-	./$(VMM) run --cpus 2 hello
+	./$(VMM) run --cpus 4 hello
 	./$(VMM) run --cpus 2 racy-counter
+	./$(VMM) run --cpus 2 fft
+	./$(VMM) record -o /tmp/crewvm-demo.log --cpus 1 clock
+	./$(VMM) replay /tmp/crewvm-demo.log
+	./$(VMM) log stat /tmp/crewvm-demo.log
 
 bench: vmm
 	./$(VMM) bench

@@ -27,8 +27,6 @@ type Config struct {
 	Timeout time.Duration
 	// Console receives the guest's console output.
 	Console io.Writer
-	// Log, when set, receives the recording of the run (vmm record).
-	Log *replaylog.Writer
 	// Replay, when set, supplies the recorded inputs and is checked
 	// against at every event and at the end (vmm replay).
 	Replay *replaylog.Reader
@@ -108,8 +106,8 @@ func New(cfg Config) (m *Machine, err error) {
 	if len(cfg.Args) == 0 {
 		cfg.Args = []string{"hello"}
 	}
-	if (cfg.Log != nil || cfg.Replay != nil) && cfg.CPUs > 1 {
-		return nil, fmt.Errorf("--cpus %d: recording and replaying more than one vCPU needs the CREW recorder, which is not built yet; use --cpus 1", cfg.CPUs)
+	if cfg.Replay != nil && cfg.CPUs > 1 {
+		return nil, fmt.Errorf("log has %d vCPUs: replaying more than one vCPU needs the CREW recorder, which is not built yet", cfg.CPUs)
 	}
 	m = &Machine{cfg: cfg, img: img, halts: newHaltState(cfg.CPUs), stop: make(chan struct{}),
 		console: &lockedWriter{w: cfg.Console}}
@@ -123,9 +121,6 @@ func New(cfg Config) (m *Machine, err error) {
 	}
 	if cfg.CPUID != nil {
 		m.host.cpuid = &kvm.CPUID{Nent: uint32(len(cfg.CPUID)), Entries: cfg.CPUID}
-	}
-	if cfg.Log != nil {
-		m.rec = &recorder{w: cfg.Log}
 	}
 	if cfg.Replay != nil {
 		m.rep = &replayer{r: cfg.Replay}

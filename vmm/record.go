@@ -11,6 +11,7 @@ import (
 
 	"github.com/bobuhiro11/gokvm/kvm"
 	"github.com/crewvm/crewvm/replaylog"
+	"golang.org/x/sys/unix"
 )
 
 // What a recording logs today: every input the guest reads from outside
@@ -115,10 +116,68 @@ func (m *Machine) report(c *vcpu, ev replaylog.Event, what string) error {
 	return nil
 }
 
-// memoryHash hashes all of guest RAM; record and replay compare it.
+// memoryHash hashes guest RAM for record and replay to compare: the
+// number and contents of every page that is not all zero. Holes of the
+// memfd are skipped without touching them (reading them would allocate),
+// and zero pages are skipped too, so the hash is the same whether or not
+// the kernel happened to back a zero page.
 func (m *Machine) memoryHash() uint64 {
-	sum := sha256.Sum256(m.mem.Host())
-	return binary.LittleEndian.Uint64(sum[:8])
+	h := sha256.New()
+	ram := m.mem.Host()
+	var idx [8]byte
+	for off := int64(0); off < int64(len(ram)); {
+		data, err := unix.Seek(m.mem.fd, off, unix.SEEK_DATA)
+		if err != nil {
+			break // ENXIO: no data after off
+		}
+		hole, err := unix.Seek(m.mem.fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			hole = int64(len(ram))
+		}
+		for p := data &^ (pageSize - 1); p < hole && p < int64(len(ram)); p += pageSize {
+			page := ram[p : p+pageSize]
+			if isZero(page) {
+				continue
+			}
+			binary.LittleEndian.PutUint64(idx[:], uint64(p))
+			h.Write(idx[:])
+			h.Write(page)
+		}
+		off = hole
+	}
+	return binary.LittleEndian.Uint64(h.Sum(nil)[:8])
+}
+
+func isZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, v := range b {
+		if v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// Recordable says whether this machine can be recorded.
+func (m *Machine) Recordable() error {
+	if len(m.cpus) > 1 {
+		return fmt.Errorf("--cpus %d: recording more than one vCPU needs the CREW recorder, which is not built yet; use --cpus 1", len(m.cpus))
+	}
+	return nil
+}
+
+// RecordTo makes the run write its recording to w; call it before Run.
+func (m *Machine) RecordTo(w *replaylog.Writer) error {
+	if err := m.Recordable(); err != nil {
+		return err
+	}
+	m.rec = &recorder{w: w}
+	return nil
 }
 
 func toLogRegs(r *kvm.Regs) replaylog.Regs {

@@ -50,15 +50,18 @@ func record(cfg vmm.Config, guestPath, path string) (res *vmm.Result, err error)
 	if guestPath == "" {
 		guestPath = "builtin"
 	}
-	probe, err := vmm.New(vmm.Config{CPUs: cfg.CPUs, MemSize: cfg.MemSize, Image: cfg.Image, Args: cfg.Args})
+	m, err := vmm.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	hdr := replaylog.Header{
-		WriterVersion: version, GuestHash: probe.ImageHash(), Guest: guestPath, Args: cfg.Args,
-		VCPUs: uint32(cfg.CPUs), MemSize: cfg.MemSize, PageSize: 4096, CPUID: vmm.EncodeCPUID(probe.CPUID()),
+	defer m.Close()
+	if err := m.Recordable(); err != nil {
+		return nil, err
 	}
-	probe.Close()
+	hdr := replaylog.Header{
+		WriterVersion: version, GuestHash: m.ImageHash(), Guest: guestPath, Args: cfg.Args,
+		VCPUs: uint32(cfg.CPUs), MemSize: cfg.MemSize, PageSize: 4096, CPUID: vmm.EncodeCPUID(m.CPUID()),
+	}
 	w, err := replaylog.Create(path, hdr, replaylog.WriterOptions{})
 	if err != nil {
 		return nil, err
@@ -68,8 +71,12 @@ func record(cfg vmm.Config, guestPath, path string) (res *vmm.Result, err error)
 			err = fmt.Errorf("finish %s: %w", path, cerr)
 		}
 	}()
-	cfg.Log = w
-	return runMachine(cfg)
+	if err := m.RecordTo(w); err != nil {
+		return nil, err
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer cancel()
+	return m.Run(ctx)
 }
 
 func cmdReplay(args []string, stdout, stderr io.Writer) int {
