@@ -385,6 +385,16 @@ func (s *Fs) proc(e commute.Env, pid sym.Bool) *Proc {
 	return &s.Procs[0]
 }
 
+// fd looks descriptor fd up in process pid; open is false (and the
+// caller fails with EBADF) when the descriptor is not open.
+func (s *Fs) fd(e commute.Env, pid sym.Bool, fd sym.Int) (pr *Proc, f Fd, open bool) {
+	pr = s.proc(e, pid)
+	if !e.If(pr.Fds.Contains(fd)) {
+		return pr, f, false
+	}
+	return pr, pr.Fds.Get(fd), true
+}
+
 func fail(e commute.Env, errno int64) sym.Result {
 	return e.Result().Int("r", -1).Int("errno", errno)
 }
@@ -543,11 +553,10 @@ func (s *Fs) Stat(e commute.Env, a PathArgs) sym.Result {
 
 // Fstat is stat on a descriptor; pipes report only that they are FIFOs.
 func (s *Fs) Fstat(e commute.Env, a FdArgs) sym.Result {
-	pr := s.proc(e, a.Pid)
-	if !e.If(pr.Fds.Contains(a.Fd)) {
+	_, f, open := s.fd(e, a.Pid, a.Fd)
+	if !open {
 		return fail(e, EBADF)
 	}
-	f := pr.Fds.Get(a.Fd)
 	if e.If(f.IsPipe) {
 		return e.Result().Int("r", 0).Int("fifo", 1)
 	}
@@ -556,11 +565,10 @@ func (s *Fs) Fstat(e commute.Env, a FdArgs) sym.Result {
 
 // Lseek moves a file offset.
 func (s *Fs) Lseek(e commute.Env, a LseekArgs) sym.Result {
-	pr := s.proc(e, a.Pid)
-	if !e.If(pr.Fds.Contains(a.Fd)) {
+	pr, f, open := s.fd(e, a.Pid, a.Fd)
+	if !open {
 		return fail(e, EBADF)
 	}
-	f := pr.Fds.Get(a.Fd)
 	if e.If(f.IsPipe) {
 		return fail(e, ESPIPE)
 	}
@@ -583,11 +591,10 @@ func (s *Fs) Lseek(e commute.Env, a LseekArgs) sym.Result {
 
 // Close closes a descriptor.
 func (s *Fs) Close(e commute.Env, a FdArgs) sym.Result {
-	pr := s.proc(e, a.Pid)
-	if !e.If(pr.Fds.Contains(a.Fd)) {
+	pr, f, open := s.fd(e, a.Pid, a.Fd)
+	if !open {
 		return fail(e, EBADF)
 	}
-	f := pr.Fds.Get(a.Fd)
 	if e.If(f.IsPipe) {
 		q := s.Pipes.Get(f.Pipe)
 		if e.If(f.Writer) {
@@ -643,11 +650,10 @@ func (s *Fs) iwrite(e commute.Env, ino Inum, off sym.Int, d DataVal) {
 
 // Read reads one unit.
 func (s *Fs) Read(e commute.Env, a FdArgs) sym.Result {
-	pr := s.proc(e, a.Pid)
-	if !e.If(pr.Fds.Contains(a.Fd)) {
+	pr, f, open := s.fd(e, a.Pid, a.Fd)
+	if !open {
 		return fail(e, EBADF)
 	}
-	f := pr.Fds.Get(a.Fd)
 	if e.If(f.IsPipe) {
 		if e.If(f.Writer) {
 			return fail(e, EBADF)
@@ -675,11 +681,10 @@ func (s *Fs) Read(e commute.Env, a FdArgs) sym.Result {
 
 // Write writes one unit.
 func (s *Fs) Write(e commute.Env, a WriteArgs) sym.Result {
-	pr := s.proc(e, a.Pid)
-	if !e.If(pr.Fds.Contains(a.Fd)) {
+	pr, f, open := s.fd(e, a.Pid, a.Fd)
+	if !open {
 		return fail(e, EBADF)
 	}
-	f := pr.Fds.Get(a.Fd)
 	if e.If(f.IsPipe) {
 		if !e.If(f.Writer) {
 			return fail(e, EBADF)
@@ -700,11 +705,10 @@ func (s *Fs) Write(e commute.Env, a WriteArgs) sym.Result {
 
 // Pread reads one unit at an offset.
 func (s *Fs) Pread(e commute.Env, a PreadArgs) sym.Result {
-	pr := s.proc(e, a.Pid)
-	if !e.If(pr.Fds.Contains(a.Fd)) {
+	_, f, open := s.fd(e, a.Pid, a.Fd)
+	if !open {
 		return fail(e, EBADF)
 	}
-	f := pr.Fds.Get(a.Fd)
 	if e.If(f.IsPipe) {
 		return fail(e, ESPIPE)
 	}
@@ -717,11 +721,10 @@ func (s *Fs) Pread(e commute.Env, a PreadArgs) sym.Result {
 
 // Pwrite writes one unit at an offset.
 func (s *Fs) Pwrite(e commute.Env, a PwriteArgs) sym.Result {
-	pr := s.proc(e, a.Pid)
-	if !e.If(pr.Fds.Contains(a.Fd)) {
+	_, f, open := s.fd(e, a.Pid, a.Fd)
+	if !open {
 		return fail(e, EBADF)
 	}
-	f := pr.Fds.Get(a.Fd)
 	if e.If(f.IsPipe) {
 		return fail(e, ESPIPE)
 	}

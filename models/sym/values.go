@@ -94,44 +94,15 @@ func (b Bool) Eq(o Bool) Bool {
 
 // and folds literals: it drops true operands and duplicates, and returns
 // false as soon as one operand is false.
-func and(bs []Bool) Bool {
-	var keep []*z3.AST
-	var z *z3.Context
-	for _, b := range bs {
-		if b.a == nil {
-			return Bool{}
-		}
-		z = b.a.Context()
-		if b.IsTrue() {
-			continue
-		}
-		if b.IsFalse() {
-			return b
-		}
-		dup := false
-		for _, k := range keep {
-			if k.Same(b.a) {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			keep = append(keep, b.a)
-		}
-	}
-	switch len(keep) {
-	case 0:
-		if z == nil {
-			return Bool{}
-		}
-		return Bool{z.True()}
-	case 1:
-		return Bool{keep[0]}
-	}
-	return Bool{z.And(keep...)}
-}
+func and(bs []Bool) Bool { return fold(bs, true) }
 
-func or(bs []Bool) Bool {
+// or is and's dual: false operands drop out, a true one decides.
+func or(bs []Bool) Bool { return fold(bs, false) }
+
+// fold builds the conjunction (conj) or disjunction of bs: operands equal
+// to the identity (true for and) are dropped, as are duplicates, and an
+// operand equal to the absorbing value decides the result at once.
+func fold(bs []Bool, conj bool) Bool {
 	var keep []*z3.AST
 	var z *z3.Context
 	for _, b := range bs {
@@ -139,10 +110,14 @@ func or(bs []Bool) Bool {
 			return Bool{}
 		}
 		z = b.a.Context()
-		if b.IsFalse() {
+		identity, absorbing := b.IsTrue(), b.IsFalse()
+		if !conj {
+			identity, absorbing = absorbing, identity
+		}
+		if identity {
 			continue
 		}
-		if b.IsTrue() {
+		if absorbing {
 			return b
 		}
 		dup := false
@@ -156,14 +131,17 @@ func or(bs []Bool) Bool {
 			keep = append(keep, b.a)
 		}
 	}
-	switch len(keep) {
-	case 0:
-		if z == nil {
-			return Bool{}
-		}
+	switch {
+	case len(keep) == 0 && z == nil:
+		return Bool{}
+	case len(keep) == 0 && conj:
+		return Bool{z.True()}
+	case len(keep) == 0:
 		return Bool{z.False()}
-	case 1:
+	case len(keep) == 1:
 		return Bool{keep[0]}
+	case conj:
+		return Bool{z.And(keep...)}
 	}
 	return Bool{z.Or(keep...)}
 }
