@@ -44,6 +44,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		"Runs each workload (all computing built-in ones by default) on each vCPU count,\n"+
 		"keeps the best of --runs wall times and prints speedups relative to the first count.", stderr)
 	mf.register(fs)
+	fs.MarkHidden("cpus") // --cpus-list says which counts to compare
 	fs.StringVar(&cpuList, "cpus-list", "1,2", "comma-separated vCPU counts to compare")
 	fs.IntVar(&runs, "runs", 3, "runs per workload and count; the best is kept")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
