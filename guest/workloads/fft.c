@@ -1,8 +1,10 @@
 /*
- * fft: repeated in-place radix-2 FFTs of 2^m complex points, each scaled
- * by 1/sqrt(n) so the transform F is unitary. The CPUs share the bit
- * reversal and every stage's n/2 butterflies, with a barrier after each;
- * the twiddle factors come from the Taylor-series sin/cos in helpers.h.
+ * fft: repeated radix-2 FFTs of 2^m complex points, each scaled by
+ * 1/sqrt(n) so the transform F is unitary. The CPUs share the bit-reversal
+ * permutation (from one buffer into the other) and every stage's n/2
+ * butterflies; stages that combine points of different CPUs' shares wait
+ * at a barrier first, and every transform ends with one. The twiddle
+ * factors come from the Taylor-series sin/cos in helpers.h.
  * F^4 is the identity and F^2 reverses the points (x[j] -> x[-j mod n]),
  * so the result of t transforms is known: CPU 0 checks Parseval, and
  * compares every point with the input (t even) or sampled bins with a
@@ -24,7 +26,9 @@ static const char fft_usage[] = "[log2 points (default 18)] [transforms (default
 static u64 m, n, transforms;
 /* Stages from this one on pair points of different CPUs' shares. */
 static u64 shared_from;
-static struct complex *data, *twiddle;
+/* The points: each transform permutes buf[t % 2] into buf[(t + 1) % 2]
+ * and transforms it there; data is where the last transform left them. */
+static struct complex *buf[2], *data, *twiddle;
 static u32 *reversed;
 static struct barrier fft_barrier;
 
@@ -60,7 +64,9 @@ static int fft_setup(struct wctx *w)
 	m = arg_range(w, 1, 18, 1, 26, fft_usage);
 	transforms = arg_range(w, 2, 101, 0, 1000000, fft_usage);
 	n = 1UL << m;
-	data = kalloc_or_die(n * sizeof(struct complex), CACHE_LINE);
+	buf[0] = kalloc_or_die(n * sizeof(struct complex), CACHE_LINE);
+	buf[1] = kalloc_or_die(n * sizeof(struct complex), CACHE_LINE);
+	data = buf[transforms % 2];
 	twiddle = kalloc_or_die(n / 2 * sizeof(struct complex), CACHE_LINE);
 	reversed = kalloc_or_die(n * sizeof(u32), CACHE_LINE);
 	barrier_init(&fft_barrier, (u32)w->ncpus);
@@ -89,7 +95,7 @@ static void fft_prepare(struct wctx *w, int cpu)
 		for (u64 b = 0; b < m; b++)
 			r |= ((i >> b) & 1) << (m - 1 - b);
 		reversed[i] = (u32)r;
-		data[i] = fft_input(i);
+		buf[0][i] = fft_input(i);
 	}
 	split(n / 2, COMPLEX_PER_LINE, w->ncpus, cpu, &lo, &hi);
 	for (u64 k = lo; k < hi; k++) {
@@ -100,45 +106,40 @@ static void fft_prepare(struct wctx *w, int cpu)
 	}
 }
 
-/* One unitary transform; the caller has passed a barrier since the last. */
-static void fft_transform(struct wctx *w, int cpu)
+/* One unitary transform of from into to; the caller has passed a barrier
+ * since the last. */
+static void fft_transform(struct wctx *w, int cpu, const struct complex *from,
+			  struct complex *to)
 {
 	double scale = 1.0 / sqrt_d((double)n);
 	u64 lo, hi;
 
-	/* Bit reversal, scaling on the way: each pair is the job of the owner
-	 * of its lower index. */
-	split(n, COMPLEX_PER_LINE, w->ncpus, cpu, &lo, &hi);
-	for (u64 i = lo; i < hi; i++) {
-		u64 j = reversed[i];
-		if (i <= j) {
-			struct complex a = data[i], b = data[j];
-			data[i].re = b.re * scale;
-			data[i].im = b.im * scale;
-			data[j].re = a.re * scale;
-			data[j].im = a.im * scale;
-		}
-	}
-	barrier_wait(&fft_barrier);
-
-	/* The first stages only combine points within each CPU's share, so
-	 * they need no barrier between them. */
+	/* Each CPU's share of the butterflies of a stage with half-span h
+	 * touches points 2lo .. 2hi-1 when lo and hi are multiples of h,
+	 * which they always are for the first stage: the CPU permutes those
+	 * points itself, and needs no barrier before the stages that stay
+	 * within them. */
 	split(n / 2, COMPLEX_PER_LINE, w->ncpus, cpu, &lo, &hi);
+	for (u64 i = 2 * lo; i < 2 * hi; i++) {
+		struct complex x = from[reversed[i]];
+		to[i].re = x.re * scale;
+		to[i].im = x.im * scale;
+	}
 	for (u64 log = 0; log < m; log++) {
 		u64 half = 1UL << log, stride = n >> (log + 1);
-		if (log > 0 && log >= shared_from)
+		if (log >= shared_from)
 			barrier_wait(&fft_barrier);
 		for (u64 b = lo; b < hi; b++) {
 			u64 j = b & (half - 1);
 			u64 i1 = ((b >> log) << (log + 1)) + j, i2 = i1 + half;
 			struct complex tw = twiddle[j * stride];
-			struct complex x = data[i1], y = data[i2];
+			struct complex x = to[i1], y = to[i2];
 			double tre = tw.re * y.re - tw.im * y.im;
 			double tim = tw.re * y.im + tw.im * y.re;
-			data[i1].re = x.re + tre;
-			data[i1].im = x.im + tim;
-			data[i2].re = x.re - tre;
-			data[i2].im = x.im - tim;
+			to[i1].re = x.re + tre;
+			to[i1].im = x.im + tim;
+			to[i2].re = x.re - tre;
+			to[i2].im = x.im - tim;
 		}
 	}
 	barrier_wait(&fft_barrier);
@@ -149,7 +150,7 @@ static void fft_run(struct wctx *w, int cpu)
 	fft_prepare(w, cpu);
 	barrier_wait(&fft_barrier);
 	for (u64 t = 0; t < transforms; t++)
-		fft_transform(w, cpu);
+		fft_transform(w, cpu, buf[t % 2], buf[(t + 1) % 2]);
 }
 
 static int fft_check(struct wctx *w)

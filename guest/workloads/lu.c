@@ -3,8 +3,9 @@
  * dominant n x n matrix, as in SPLASH-2. For each block of LU_BLOCK
  * columns: every CPU factors its own copy of the diagonal block, computes
  * its share of the columns of the U block to the right of it, a barrier;
- * then each CPU finishes the rows below the block it owns (row i belongs
- * to CPU i % ncpus): their part of L, then the trailing update, a barrier.
+ * then the CPUs finish the rows below the block, taking them one at a
+ * time from a shared counter so that a slow vCPU does not hold the others
+ * up: each row's part of L, then its trailing update, a barrier.
  * Afterwards L (unit diagonal, below it) and U (on and above it) share the
  * matrix; CPU 0 multiplies L * U for sampled entries and compares them
  * with the original matrix.
@@ -13,12 +14,18 @@
 #include "helpers.h"
 #include "sync.h"
 
-#define LU_BLOCK 32
+#define LU_BLOCK 64
 #define LU_SAMPLES 256
 
-static const char lu_usage[] = "[n (default 1600)]";
+/* The next row to take in each block step's second phase; one line each. */
+struct lu_counter {
+	u64 next;
+} __attribute__((aligned(CACHE_LINE)));
+
+static const char lu_usage[] = "[n (default 2000)]";
 static u64 n;
 static double *lu;
+static struct lu_counter *next_row;
 static double *diagonal;	/* each CPU's LU_BLOCK x LU_BLOCK copy */
 static struct barrier lu_barrier;
 
@@ -32,8 +39,9 @@ static double lu_entry(u64 i, u64 j)
 static int lu_setup(struct wctx *w)
 {
 	args_at_most(w, 1, lu_usage);
-	n = arg_range(w, 1, 1600, 1, 16384, lu_usage);
+	n = arg_range(w, 1, 2000, 1, 16384, lu_usage);
 	lu = kalloc_or_die(n * n * sizeof(double), CACHE_LINE);
+	next_row = kalloc_or_die((n / LU_BLOCK + 1) * sizeof(*next_row), CACHE_LINE);
 	diagonal = kalloc_or_die((u64)w->ncpus * LU_BLOCK * LU_BLOCK * sizeof(double), CACHE_LINE);
 	barrier_init(&lu_barrier, (u32)w->ncpus);
 	return 0;
@@ -112,9 +120,13 @@ static void lu_run(struct wctx *w, int cpu)
 			for (u64 r = 0; r < b; r++)
 				for (u64 c = 0; c < b; c++)
 					lu[(kb + r) * n + kb + c] = d[r * LU_BLOCK + c];
-		u64 first = kb + b + ((u64)cpu + ncpus - (kb + b) % ncpus) % ncpus;
-		for (u64 i = first; i < n; i += ncpus)
+		u64 *counter = &next_row[kb / LU_BLOCK].next;
+		for (;;) {
+			u64 i = kb + b + __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+			if (i >= n)
+				break;
 			update_row(d, kb, b, i);
+		}
 		barrier_wait(&lu_barrier);
 	}
 }

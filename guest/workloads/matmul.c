@@ -1,8 +1,11 @@
 /*
- * matmul: C = A * B for n x n matrices of doubles, the rows of C split
- * evenly across CPUs. The entries are small integers, so every sum is
- * exact whatever the order: CPU 0 checks the total of C against the column
- * sums of A times the row sums of B, and recomputes sampled entries.
+ * matmul: C = A * B for n x n matrices of doubles. The CPUs fill A and B
+ * (an even share of the rows each), a barrier, then compute C taking
+ * chunks of MATMUL_CHUNK rows from a shared counter, so that a vCPU the
+ * host slows down does not hold the others up. The entries are small
+ * integers, so every sum is exact whatever the order: CPU 0 checks the
+ * total of C against the column sums of A times the row sums of B, and
+ * recomputes sampled entries.
  */
 #include "alloc.h"
 #include "helpers.h"
@@ -10,14 +13,21 @@
 
 #define MATMUL_SAMPLES 64
 /* C is computed a tile of B at a time, KBLOCK rows by JBLOCK columns of
- * B (128 KiB), which stays in the cache while the CPU's rows use it. */
+ * B (128 KiB), which stays in the cache while a chunk of rows uses it. */
 #define MATMUL_KBLOCK 64
 #define MATMUL_JBLOCK 256
+#define MATMUL_CHUNK 16		/* rows of C a CPU takes at a time */
+
+/* The next row of C to hand out. */
+struct matmul_counter {
+	u64 row;
+} __attribute__((aligned(CACHE_LINE)));
 
 static const char matmul_usage[] = "[n (default 1280)]";
 static u64 n;
 static double *ma, *mb, *mc;
 static struct barrier matmul_barrier;
+static struct matmul_counter next_chunk;
 
 /* An entry of A (which 0) or B (which 1): an integer in -8..7. */
 static double matmul_entry(int which, u64 i, u64 j)
@@ -34,7 +44,28 @@ static int matmul_setup(struct wctx *w)
 	mb = kalloc_or_die(n * n * sizeof(double), CACHE_LINE);
 	mc = kalloc_or_die(n * n * sizeof(double), CACHE_LINE);
 	barrier_init(&matmul_barrier, (u32)w->ncpus);
+	next_chunk.row = 0;
 	return 0;
+}
+
+/* Rows first .. last-1 of C, a tile of B at a time. */
+static void matmul_rows(u64 first, u64 last)
+{
+	for (u64 kk = 0; kk < n; kk += MATMUL_KBLOCK) {
+		u64 kend = kk + MATMUL_KBLOCK < n ? kk + MATMUL_KBLOCK : n;
+		for (u64 jj = 0; jj < n; jj += MATMUL_JBLOCK) {
+			u64 jend = jj + MATMUL_JBLOCK < n ? jj + MATMUL_JBLOCK : n;
+			for (u64 i = first; i < last; i++) {
+				double *crow = mc + i * n;
+				for (u64 k = kk; k < kend; k++) {
+					double aik = ma[i * n + k];
+					const double *brow = mb + k * n;
+					for (u64 j = jj; j < jend; j++)
+						crow[j] += aik * brow[j];
+				}
+			}
+		}
+	}
 }
 
 static void matmul_run(struct wctx *w, int cpu)
@@ -50,20 +81,11 @@ static void matmul_run(struct wctx *w, int cpu)
 	}
 	barrier_wait(&matmul_barrier);
 
-	for (u64 kk = 0; kk < n; kk += MATMUL_KBLOCK) {
-		u64 kend = kk + MATMUL_KBLOCK < n ? kk + MATMUL_KBLOCK : n;
-		for (u64 jj = 0; jj < n; jj += MATMUL_JBLOCK) {
-			u64 jend = jj + MATMUL_JBLOCK < n ? jj + MATMUL_JBLOCK : n;
-			for (u64 i = lo; i < hi; i++) {
-				double *crow = mc + i * n;
-				for (u64 k = kk; k < kend; k++) {
-					double aik = ma[i * n + k];
-					const double *brow = mb + k * n;
-					for (u64 j = jj; j < jend; j++)
-						crow[j] += aik * brow[j];
-				}
-			}
-		}
+	for (;;) {
+		u64 first = __atomic_fetch_add(&next_chunk.row, MATMUL_CHUNK, __ATOMIC_RELAXED);
+		if (first >= n)
+			break;
+		matmul_rows(first, first + MATMUL_CHUNK < n ? first + MATMUL_CHUNK : n);
 	}
 }
 

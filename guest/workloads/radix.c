@@ -30,7 +30,7 @@ struct radix_stats {
 	u64 unsorted;
 } __attribute__((aligned(CACHE_LINE)));
 
-static const char radix_usage[] = "[keys (default 1048576)] [rounds (default 64)]";
+static const char radix_usage[] = "[keys (default 2097152)] [rounds (default 24)]";
 static u64 nkeys, rounds;
 static u32 *keys, *spare;
 static struct radix_hist *hist;
@@ -51,8 +51,8 @@ static u64 key_mix(u32 key)
 static int radix_setup(struct wctx *w)
 {
 	args_at_most(w, 2, radix_usage);
-	nkeys = arg_range(w, 1, 1048576, 1, 1UL << 32, radix_usage);
-	rounds = arg_range(w, 2, 64, 1, 1000000, radix_usage);
+	nkeys = arg_range(w, 1, 2097152, 1, 1UL << 32, radix_usage);
+	rounds = arg_range(w, 2, 24, 1, 1000000, radix_usage);
 	keys = kalloc_or_die(nkeys * sizeof(u32), CACHE_LINE);
 	spare = kalloc_or_die(nkeys * sizeof(u32), CACHE_LINE);
 	hist = kalloc_or_die((u64)w->ncpus * sizeof(*hist), CACHE_LINE);

@@ -11,7 +11,7 @@
 #include "helpers.h"
 #include "sync.h"
 
-static const char stencil_usage[] = "[n (default 1024)] [sweeps (default 2000)]";
+static const char stencil_usage[] = "[n (default 1024)] [sweeps (default 1500)]";
 static u64 n, sweeps;
 static double *grid[2];
 /* sin(k pi i/(n-1)) for k = 1, 2, 3: the modes' rows and columns. */
@@ -31,7 +31,7 @@ static int stencil_setup(struct wctx *w)
 
 	args_at_most(w, 2, stencil_usage);
 	n = arg_range(w, 1, 1024, 3, 32768, stencil_usage);
-	sweeps = arg_range(w, 2, 2000, 0, 1000000, stencil_usage);
+	sweeps = arg_range(w, 2, 1500, 0, 1000000, stencil_usage);
 	grid[0] = kalloc_or_die(n * n * sizeof(double), CACHE_LINE);
 	grid[1] = kalloc_or_die(n * n * sizeof(double), CACHE_LINE);
 	sin1 = kalloc_or_die(n * sizeof(double), CACHE_LINE);
