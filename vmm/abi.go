@@ -31,26 +31,3 @@ const (
 	MaxArgs     = 32
 	ArgsSize    = 2048
 )
-
-// hypercallNames names the hypercalls in errors and traces.
-func hypercallName(nr uint64) string {
-	switch nr {
-	case HCExit:
-		return "exit"
-	case HCTime:
-		return "time"
-	case HCHalt:
-		return "halt"
-	case HCWake:
-		return "wake"
-	case HCConsole:
-		return "console"
-	case HCRegionBegin:
-		return "region-begin"
-	case HCRegionEnd:
-		return "region-end"
-	case HCLabel:
-		return "label"
-	}
-	return "unknown"
-}

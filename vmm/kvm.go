@@ -16,10 +16,8 @@ var ErrKVMUnavailable = errors.New("/dev/kvm is not available")
 const (
 	// ioctlKVMRun is KVM_RUN, issued directly: gokvm's kvm.Run hides
 	// EINTR, which the vCPU loop needs to see to notice kicks.
-	ioctlKVMRun        = 0xae80
-	ioctlSetGuestDebug = 0x4048ae9b
-	ioctlGetDirtyLog   = 0x4010ae42
-	tssAddr            = 0xfffbd000
+	ioctlKVMRun = 0xae80
+	tssAddr     = 0xfffbd000
 )
 
 // kvmHost is an open /dev/kvm with what every VM of the process shares.
@@ -82,11 +80,10 @@ func (h *kvmHost) guestCPUID(cpu int) *kvm.CPUID {
 
 // kvmVCPU is one vCPU in a KVM VM of its own, with its own view of RAM.
 type kvmVCPU struct {
-	vm, fd  *os.File
-	run     *kvm.RunData
-	runMem  []byte
-	ram     []byte
-	slotLen uint64
+	vm, fd *os.File
+	run    *kvm.RunData
+	runMem []byte
+	ram    []byte
 	// cpuid is what the guest's CPUID instruction answers (see trap.go).
 	cpuid []kvm.CPUIDEntry2
 }
@@ -106,7 +103,7 @@ func newKVMVCPU(h *kvmHost, cpu int, ram []byte) (v *kvmVCPU, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("vCPU %d: KVM_CREATE_VM: %w", cpu, err)
 	}
-	v = &kvmVCPU{vm: os.NewFile(vmfd, fmt.Sprintf("kvm-vm-%d", cpu)), ram: ram, slotLen: uint64(len(ram))}
+	v = &kvmVCPU{vm: os.NewFile(vmfd, fmt.Sprintf("kvm-vm-%d", cpu)), ram: ram}
 	defer func() {
 		if err != nil {
 			v.Close()

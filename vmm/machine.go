@@ -185,13 +185,11 @@ func (m *Machine) Run(ctx context.Context) (*Result, error) {
 		defer t.Stop()
 		timeout = t.C
 	}
-	timedOut := false
 	select {
 	case <-m.stop:
 	case <-ctx.Done():
 		m.finish(0, fmt.Errorf("run interrupted: %w", ctx.Err()))
 	case <-timeout:
-		timedOut = true
 		m.finish(0, &TimeoutError{After: m.cfg.Timeout})
 	}
 	m.kickAll()
@@ -200,13 +198,10 @@ func (m *Machine) Run(ctx context.Context) (*Result, error) {
 	if m.err == nil && (m.rec != nil || m.rep != nil) {
 		m.err = m.finalState()
 	}
-	if timedOut {
-		var te *TimeoutError
-		if errors.As(m.err, &te) {
-			for _, c := range m.cpus {
-				r, _ := c.kvm.regs()
-				te.Regs = append(te.Regs, r)
-			}
+	if te, ok := m.err.(*TimeoutError); ok {
+		for _, c := range m.cpus {
+			r, _ := c.kvm.regs()
+			te.Regs = append(te.Regs, r)
 		}
 	}
 	if m.err != nil {

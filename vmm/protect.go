@@ -19,6 +19,8 @@ import (
 const (
 	ioctlCheckExtension = 0xae03
 	ioctlEnableCap      = 0x4068aea3
+	ioctlSetGuestDebug  = 0x4048ae9b
+	ioctlGetDirtyLog    = 0x4010ae42
 
 	capNrMemslots      = 10
 	capSetGuestDebug   = 23
