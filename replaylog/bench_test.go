@@ -88,7 +88,7 @@ func crewEvent(rng *rand.Rand, st *mixState, vcpus uint32) Event {
 			// The owner had no exit within the deadline and was kicked.
 			regs := Regs{RIP: 0xffffffff81000000 + rng.Uint64N(4096), RFLAGS: 0x246}
 			regs.GPR[0], regs.GPR[1] = rng.Uint64N(1<<20), 0xffff888000000000+rng.Uint64N(1<<24)
-			pos = StatePos(st.exits[o], &regs, rng.Uint64())
+			pos = StatePos(st.exits[o], 1, &regs, rng.Uint64())
 		}
 		cs = append(cs, Constraint{VCPU: o, Pos: pos})
 	}

@@ -59,6 +59,7 @@ func (d *deltaState) appendPos(b []byte, vcpu uint32, p *Position) []byte {
 		b = binary.AppendUvarint(b, p.Regs.RIP)
 		b = binary.AppendUvarint(b, p.Regs.RFLAGS)
 		b = binary.LittleEndian.AppendUint64(b, p.MemHash)
+		b = binary.AppendUvarint(b, p.Seq)
 	}
 	return b
 }
@@ -111,6 +112,8 @@ func (d *deltaState) appendEvent(b []byte, e *Event) []byte {
 		d.page = e.Page
 		b = append(b, byte(e.Access)|byte(e.State)<<2)
 		b = d.appendConstraints(b, e.Constraints)
+	case KindWake:
+		b = d.appendConstraints(b, e.Constraints)
 	case KindStateHash:
 		b = binary.LittleEndian.AppendUint64(b, e.Hash)
 		if e.HasMemHash {
@@ -160,7 +163,7 @@ func validateEvent(h *Header, e *Event) error {
 		return fmt.Errorf("%s event: a position needs a vCPU", e.Kind)
 	}
 	switch e.Kind {
-	case KindInterrupt, KindCREW, KindStateHash:
+	case KindInterrupt, KindCREW, KindStateHash, KindWake:
 		if e.Pos.Kind == PosNone {
 			return fmt.Errorf("%s event: position required", e.Kind)
 		}
@@ -184,7 +187,7 @@ func validateEvent(h *Header, e *Event) error {
 			return fmt.Errorf("crew event: bad page state %d", e.State)
 		}
 		fallthrough
-	case KindDMA:
+	case KindDMA, KindWake:
 		if len(e.Constraints) > int(h.VCPUs) {
 			return fmt.Errorf("%s event: %d constraints for %d vCPUs", e.Kind, len(e.Constraints), h.VCPUs)
 		}
@@ -300,6 +303,7 @@ func (x *eventDecoder) pos(c *cursor, vcpu uint32, k PosKind, p *Position) {
 		p.Regs.RIP = c.uvarint()
 		p.Regs.RFLAGS = c.uvarint()
 		p.MemHash = c.u64()
+		p.Seq = c.uvarint()
 	}
 }
 
@@ -413,6 +417,10 @@ func (x *eventDecoder) next(e *Event) string {
 		if r := x.constraints(&ec, e); r != "" {
 			return r
 		}
+	case KindWake:
+		if r := x.constraints(&ec, e); r != "" {
+			return r
+		}
 	case KindStateHash:
 		e.Hash = ec.u64()
 		switch ec.byte1() {
@@ -450,7 +458,7 @@ func (x *eventDecoder) next(e *Event) string {
 		return fmt.Sprintf("%s event has %d trailing bytes", e.Kind, len(ec.b)-ec.i)
 	}
 	switch e.Kind {
-	case KindInterrupt, KindCREW, KindStateHash:
+	case KindInterrupt, KindCREW, KindStateHash, KindWake:
 		if e.Pos.Kind == PosNone {
 			return fmt.Sprintf("%s event without a position", e.Kind)
 		}

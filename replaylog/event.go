@@ -50,11 +50,16 @@ const (
 	KindGuestExit Kind = 13
 	// KindEnd marks the end of the run; nothing follows it.
 	KindEnd Kind = 14
+	// KindWake is a halted VCPU resuming at Pos (the exit of its halt)
+	// because of the wake in Constraints: the waker at the exit of its
+	// HC_WAKE. Replay holds the halt until the waker has got there, which
+	// also covers a wake sent before the halt (format 1.1).
+	KindWake Kind = 15
 
 	// maxKnownKind is the highest kind this version of the package knows.
 	// Readers deliver higher kinds (written by a newer minor version) with
 	// their raw payload in Data, see Event.Unknown.
-	maxKnownKind = KindEnd
+	maxKnownKind = KindWake
 	// kindEscape in the low 6 bits of an event's kind byte means an
 	// extended kind number follows as a varint; reserved for kinds >= 63.
 	kindEscape = 63
@@ -75,6 +80,7 @@ var kindNames = [...]string{
 	KindLabel:        "label",
 	KindGuestExit:    "guest-exit",
 	KindEnd:          "end",
+	KindWake:         "wake",
 }
 
 // Known reports whether k is a kind this version of the package decodes.
@@ -203,14 +209,17 @@ type Position struct {
 	// Regs and MemHash are only meaningful for PosState.
 	Regs    Regs
 	MemHash uint64
+	// Seq numbers the state positions after the same exit from 1 (PosState,
+	// format 1.1): kicks may stop a vCPU twice at equal states.
+	Seq uint64
 }
 
 // ExitPos returns the position of a vCPU's n-th exit.
 func ExitPos(n uint64) Position { return Position{Kind: PosExit, Exits: n} }
 
-// StatePos returns a state-matched position.
-func StatePos(exits uint64, regs *Regs, memHash uint64) Position {
-	return Position{Kind: PosState, Exits: exits, Regs: *regs, MemHash: memHash}
+// StatePos returns the seq-th state-matched position after exit exits.
+func StatePos(exits, seq uint64, regs *Regs, memHash uint64) Position {
+	return Position{Kind: PosState, Exits: exits, Seq: seq, Regs: *regs, MemHash: memHash}
 }
 
 // String formats the position compactly: "exit:N" or
@@ -222,7 +231,7 @@ func (p Position) String() string {
 	case PosExit:
 		return "exit:" + strconv.FormatUint(p.Exits, 10)
 	case PosState:
-		return fmt.Sprintf("state:%d/rip=%#x,rflags=%#x,mem=%#016x", p.Exits, p.Regs.RIP, p.Regs.RFLAGS, p.MemHash)
+		return fmt.Sprintf("state:%d.%d/rip=%#x,rflags=%#x,mem=%#016x", p.Exits, p.Seq, p.Regs.RIP, p.Regs.RFLAGS, p.MemHash)
 	}
 	return "pos(" + strconv.Itoa(int(p.Kind)) + ")"
 }
@@ -271,7 +280,7 @@ type Event struct {
 	HasMemHash bool
 	Hash       uint64 // KindStateHash: hash of the registers
 	MemHash    uint64 // KindStateHash: hash of memory
-	// Constraints: KindCREW and KindDMA.
+	// Constraints: KindCREW, KindDMA and KindWake.
 	Constraints []Constraint
 	// Data: MMIO and DMA bytes, console input; the raw payload of a kind
 	// this version does not know.
@@ -336,6 +345,12 @@ func CREW(vcpu uint32, at Position, page uint64, access Access, state PageState,
 	return Event{Kind: KindCREW, VCPU: vcpu, Pos: at, Page: page, Access: access, State: state, Constraints: constraints}
 }
 
+// Wake returns the event of a halted vCPU resuming at its exit position
+// halt because waker's wake at position woke it.
+func Wake(vcpu uint32, halt uint64, waker uint32, at Position) Event {
+	return Event{Kind: KindWake, VCPU: vcpu, Pos: ExitPos(halt), Constraints: []Constraint{{VCPU: waker, Pos: at}}}
+}
+
 // StateHash returns a state-hash event; memHash is recorded only when
 // hasMem is true.
 func StateHash(vcpu uint32, at Position, regsHash uint64, hasMem bool, memHash uint64) Event {
@@ -395,6 +410,8 @@ func (e *Event) String() string {
 		fmt.Fprintf(&b, " data=%s", quoteBytes(e.Data))
 	case KindCREW:
 		fmt.Fprintf(&b, " page=%#x access=%s state=%s", e.Page, e.Access, e.State)
+		writeConstraints(&b, e.Constraints)
+	case KindWake:
 		writeConstraints(&b, e.Constraints)
 	case KindStateHash:
 		fmt.Fprintf(&b, " regs=%#016x", e.Hash)

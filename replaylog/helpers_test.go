@@ -64,7 +64,7 @@ func randPos(rng *rand.Rand, exits []uint64, vcpu uint32) Position {
 	}
 	if rng.IntN(8) == 0 {
 		r := randRegs(rng)
-		return StatePos(exits[vcpu], &r, rng.Uint64())
+		return StatePos(exits[vcpu], 1+rng.Uint64N(3), &r, rng.Uint64())
 	}
 	return ExitPos(exits[vcpu])
 }
@@ -152,6 +152,9 @@ func randEvent(rng *rand.Rand, exits []uint64, vcpus uint32) Event {
 		e.Value = randValue(rng)
 	case KindEnd:
 		e.VCPU, e.Pos = NoVCPU, Position{}
+	case KindWake:
+		e.Pos = randPos(rng, exits, vcpu)
+		e.Constraints = randConstraints(rng, exits, vcpus)
 	}
 	return e
 }

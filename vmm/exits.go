@@ -22,11 +22,6 @@ const (
 // handleExit services one exit of c. A non-nil error ends the run.
 func (m *Machine) handleExit(c *vcpu) error {
 	run := c.kvm.run
-	if run.ExitReason != exitIntr {
-		// Exit positions count only exits the guest caused itself, which
-		// happen at the same instruction in every replay.
-		c.exits++
-	}
 	switch run.ExitReason {
 	case exitIO:
 		return m.handleIO(c)
@@ -94,10 +89,22 @@ func (m *Machine) portIO(port uint64, out bool, data []byte) {
 	}
 }
 
-// halt parks c until another vCPU wakes it.
+// halt parks c until another vCPU wakes it. Which wake let it go is
+// logged; a replay waits for that wake instead.
 func (m *Machine) halt(c *vcpu) error {
-	if err := m.halts.halt(c.id, m.stop); err != nil {
+	if m.rep != nil {
+		_, err := m.expect(c, replaylog.KindWake, "a halt")
+		return err
+	}
+	w, err := m.halts.halt(c.id, m.stop)
+	if err != nil {
 		return c.guestError("%v", err)
+	}
+	if m.stopping.Load() {
+		return errStopping
+	}
+	if m.rec != nil {
+		return m.rec.append(replaylog.Wake(uint32(c.id), c.exits, uint32(w.cpu), replaylog.ExitPos(w.exits)))
 	}
 	return nil
 }
@@ -113,6 +120,14 @@ func (m *Machine) hypercall(c *vcpu, regs *kvm.Regs) error {
 		status := int(a0 & 0xff)
 		if err := m.report(c, replaylog.GuestExit(uint32(c.id), uint64(status)), "exit"); err != nil {
 			return err
+		}
+		if m.rep != nil {
+			// The replay ends when every vCPU has reached its final
+			// position (replay.go, park).
+			m.rep.mu.Lock()
+			m.rep.status, m.rep.exited = status, true
+			m.rep.mu.Unlock()
+			return nil
 		}
 		m.finish(status, nil)
 		return nil
@@ -130,7 +145,7 @@ func (m *Machine) hypercall(c *vcpu, regs *kvm.Regs) error {
 		if a0 >= uint64(len(m.cpus)) {
 			return c.guestError("hypercall wake: CPU %d does not exist (%d CPUs)", a0, len(m.cpus))
 		}
-		m.halts.wakeCPU(int(a0))
+		m.halts.wakeCPU(int(a0), waker{cpu: c.id, exits: c.exits})
 	case HCConsole:
 		if a1 > MaxConsole {
 			return c.guestError("hypercall console: length %d exceeds %d", a1, MaxConsole)

@@ -15,49 +15,60 @@ type haltState struct {
 	halted  int
 	pending []bool
 	waiting []bool
-	wake    []chan struct{}
+	wake    []chan waker
+	// last is the latest wake of each CPU, which the token stands for.
+	last []waker
+}
+
+// waker names a wake: the waking vCPU at the exit of its HC_WAKE.
+type waker struct {
+	cpu   int
+	exits uint64
 }
 
 func newHaltState(cpus int) *haltState {
-	h := &haltState{pending: make([]bool, cpus), waiting: make([]bool, cpus), wake: make([]chan struct{}, cpus)}
+	h := &haltState{pending: make([]bool, cpus), waiting: make([]bool, cpus), wake: make([]chan waker, cpus),
+		last: make([]waker, cpus)}
 	for i := range h.wake {
-		h.wake[i] = make(chan struct{}, 1)
+		h.wake[i] = make(chan waker, 1)
 	}
 	return h
 }
 
-// halt blocks cpu until it is woken or stop closes; it returns errDeadlock
-// when every vCPU would be halted.
-func (h *haltState) halt(cpu int, stop <-chan struct{}) error {
+// halt blocks cpu until it is woken or stop closes, and says by which
+// wake; it returns errDeadlock when every vCPU would be halted.
+func (h *haltState) halt(cpu int, stop <-chan struct{}) (waker, error) {
 	h.mu.Lock()
 	if h.pending[cpu] {
 		h.pending[cpu] = false
 		h.mu.Unlock()
-		return nil
+		return h.last[cpu], nil
 	}
 	if h.halted+1 == len(h.waiting) {
 		h.mu.Unlock()
-		return errDeadlock
+		return waker{}, errDeadlock
 	}
 	h.halted++
 	h.waiting[cpu] = true
 	h.mu.Unlock()
 	select {
-	case <-h.wake[cpu]:
+	case w := <-h.wake[cpu]:
+		return w, nil
 	case <-stop:
 	}
-	return nil
+	return waker{}, nil
 }
 
 // wakeCPU wakes cpu if it is halted, or leaves it a token otherwise.
-func (h *haltState) wakeCPU(cpu int) {
+func (h *haltState) wakeCPU(cpu int, w waker) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.waiting[cpu] {
 		h.waiting[cpu] = false
 		h.halted--
-		h.wake[cpu] <- struct{}{}
+		h.wake[cpu] <- w
 		return
 	}
 	h.pending[cpu] = true
+	h.last[cpu] = w
 }

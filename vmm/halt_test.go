@@ -2,15 +2,22 @@ package vmm
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
 
 func TestWakeBeforeHaltIsKept(t *testing.T) {
 	h := newHaltState(2)
-	h.wakeCPU(1)
+	h.wakeCPU(1, waker{cpu: 0, exits: 7})
 	done := make(chan error, 1)
-	go func() { done <- h.halt(1, nil) }()
+	go func() {
+		w, err := h.halt(1, nil)
+		if err == nil && w != (waker{cpu: 0, exits: 7}) {
+			err = fmt.Errorf("woken by %+v, want vCPU 0 at exit 7", w)
+		}
+		done <- err
+	}()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -25,7 +32,7 @@ func TestLastHaltIsDeadlock(t *testing.T) {
 	h := newHaltState(2)
 	stop := make(chan struct{})
 	done := make(chan error, 1)
-	go func() { done <- h.halt(0, stop) }()
+	go func() { _, err := h.halt(0, stop); done <- err }()
 	for {
 		h.mu.Lock()
 		n := h.halted
@@ -35,10 +42,10 @@ func TestLastHaltIsDeadlock(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if err := h.halt(1, stop); !errors.Is(err, errDeadlock) {
+	if _, err := h.halt(1, stop); !errors.Is(err, errDeadlock) {
 		t.Fatalf("second halt: %v, want deadlock", err)
 	}
-	h.wakeCPU(0)
+	h.wakeCPU(0, waker{cpu: 1})
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/bobuhiro11/gokvm/kvm"
+	"github.com/crewvm/crewvm/crew"
 	"github.com/crewvm/crewvm/replaylog"
 	"golang.org/x/sys/unix"
 )
@@ -33,6 +33,12 @@ type Config struct {
 	// CPUID, when set, replaces the host's supported CPUID table, so a
 	// replay answers CPUID as its recording did.
 	CPUID []kvm.CPUIDEntry2
+	// Granularity is the CREW page size of a multiprocessor record or
+	// replay (0: 4 KiB).
+	Granularity uint64
+	// RevokeDeadline is how long a recording waits for the holder of a
+	// page to exit by itself before kicking it (0: DefaultRevokeDeadline).
+	RevokeDeadline time.Duration
 }
 
 // Result is how a run ended when the guest exited by itself.
@@ -41,6 +47,8 @@ type Result struct {
 	Elapsed time.Duration
 	// Exits counts each vCPU's exits to the VMM.
 	Exits []uint64
+	// CREW is what the CREW recorder did (multiprocessor recordings).
+	CREW CREWStats
 }
 
 // Label names a guest memory range, from HC_LABEL.
@@ -69,8 +77,9 @@ type Machine struct {
 	status   int
 	err      error
 
-	rec *recorder
-	rep *replayer
+	rec  *recorder
+	rep  *replayer
+	crew *crewCtl
 
 	mu     sync.Mutex
 	labels []Label
@@ -78,10 +87,31 @@ type Machine struct {
 
 // vcpu is the VMM's side of one guest CPU.
 type vcpu struct {
-	id    int
-	kvm   *kvmVCPU
-	tid   atomic.Int32
+	id  int
+	kvm *kvmVCPU
+	tid atomic.Int32
+	// exits counts the exits the guest caused: its exit position.
 	exits uint64
+
+	// The gate keeps a vCPU out of the guest while a CREW transition
+	// changes its rights (crewrec.go).
+	gate   sync.Mutex
+	unheld *sync.Cond
+	left   chan struct{}
+	// inGuest: in KVM_RUN or about to be; holds: transitions holding it
+	// out; waiting: a transition waits for it to leave.
+	inGuest bool
+	holds   int
+	waiting bool
+	// kicked: its last KVM_RUN ended by a kick, not an exit, so it stands
+	// at a state position; fresh: it has not been named yet; seq numbers
+	// the state positions since the last exit.
+	kicked, fresh bool
+	seq           uint64
+	// rights are its CREW rights per page, as its view enforces them.
+	rights []crew.Rights
+	// matcher is its private page for seeking state positions (seek.go).
+	matcher []byte
 }
 
 // MinMemory is the smallest --mem accepted.
@@ -106,8 +136,8 @@ func New(cfg Config) (m *Machine, err error) {
 	if len(cfg.Args) == 0 {
 		cfg.Args = []string{"hello"}
 	}
-	if cfg.Replay != nil && cfg.CPUs > 1 {
-		return nil, fmt.Errorf("log has %d vCPUs: replaying more than one vCPU needs the CREW recorder, which is not built yet", cfg.CPUs)
+	if cfg.RevokeDeadline <= 0 {
+		cfg.RevokeDeadline = DefaultRevokeDeadline
 	}
 	m = &Machine{cfg: cfg, img: img, halts: newHaltState(cfg.CPUs), stop: make(chan struct{}),
 		console: &lockedWriter{w: cfg.Console}}
@@ -122,9 +152,6 @@ func New(cfg Config) (m *Machine, err error) {
 	if cfg.CPUID != nil {
 		m.host.cpuid = &kvm.CPUID{Nent: uint32(len(cfg.CPUID)), Entries: cfg.CPUID}
 	}
-	if cfg.Replay != nil {
-		m.rep = &replayer{r: cfg.Replay}
-	}
 	if m.mem, err = NewMemory(cfg.MemSize); err != nil {
 		return nil, err
 	}
@@ -137,6 +164,17 @@ func New(cfg Config) (m *Machine, err error) {
 			return nil, err
 		}
 		m.cpus = append(m.cpus, c)
+	}
+	if cfg.Replay != nil {
+		if cfg.CPUs > 1 {
+			if m.crew, err = newCrewCtl(cfg.CPUs, cfg.MemSize, cfg.Granularity, cfg.RevokeDeadline); err != nil {
+				return nil, err
+			}
+			if err := m.crew.initViews(m.cpus); err != nil {
+				return nil, err
+			}
+		}
+		m.rep = newReplayer(cfg.Replay, cfg.CPUs, m.crew)
 	}
 	return m, nil
 }
@@ -151,7 +189,8 @@ func (m *Machine) newVCPU(id int) (*vcpu, error) {
 		unix.Munmap(ram)
 		return nil, err
 	}
-	c := &vcpu{id: id, kvm: kv}
+	c := &vcpu{id: id, kvm: kv, left: make(chan struct{}, 1)}
+	c.unheld = sync.NewCond(&c.gate)
 	sregs, err := kv.sregs()
 	if err == nil {
 		setLongMode(sregs)
@@ -172,6 +211,19 @@ func (m *Machine) newVCPU(id int) (*vcpu, error) {
 func (m *Machine) Run(ctx context.Context) (*Result, error) {
 	m.start = time.Now()
 	var wg sync.WaitGroup
+	if m.rep != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.rep.dispatch(m.stop)
+			m.rep.mu.Lock()
+			err := m.rep.err
+			m.rep.mu.Unlock()
+			if err != nil {
+				m.finish(0, err)
+			}
+		}()
+	}
 	for _, c := range m.cpus {
 		wg.Add(1)
 		go func() {
@@ -193,6 +245,11 @@ func (m *Machine) Run(ctx context.Context) (*Result, error) {
 		m.finish(0, &TimeoutError{After: m.cfg.Timeout})
 	}
 	m.kickAll()
+	if m.rep != nil {
+		m.rep.mu.Lock()
+		m.rep.fail(errStopping)
+		m.rep.mu.Unlock()
+	}
 	wg.Wait()
 	elapsed := time.Since(m.start)
 	if m.err == nil && (m.rec != nil || m.rep != nil) {
@@ -207,7 +264,7 @@ func (m *Machine) Run(ctx context.Context) (*Result, error) {
 	if m.err != nil {
 		return nil, m.err
 	}
-	res := &Result{Status: m.status, Elapsed: elapsed}
+	res := &Result{Status: m.status, Elapsed: elapsed, CREW: m.CREWStats()}
 	for _, c := range m.cpus {
 		res.Exits = append(res.Exits, c.exits)
 	}
@@ -227,10 +284,10 @@ func (m *Machine) finish(status int, err error) {
 // with a vCPU about to enter, the signal interrupts one already inside.
 func (m *Machine) kickAll() {
 	for _, c := range m.cpus {
-		c.kvm.run.ImmediateExit = 1
-		if tid := c.tid.Load(); tid != 0 {
-			unix.Tgkill(os.Getpid(), int(tid), unix.SIGURG)
-		}
+		c.kick()
+		c.gate.Lock()
+		c.unheld.Broadcast()
+		c.gate.Unlock()
 	}
 }
 
@@ -239,23 +296,55 @@ func (m *Machine) runVCPU(c *vcpu) {
 	defer runtime.UnlockOSThread()
 	c.tid.Store(int32(unix.Gettid()))
 	defer c.tid.Store(0)
-	for !m.stopping.Load() {
-		err := c.kvm.enter()
-		if err == unix.EINTR {
-			if !m.stopping.Load() {
+	if err := m.vcpuLoop(c); err != nil && err != errStopping && err != errParked {
+		m.finish(0, err)
+	}
+}
+
+// vcpuLoop enters c's guest and serves its exits until the run ends.
+func (m *Machine) vcpuLoop(c *vcpu) error {
+	stopping := m.stopping.Load
+	for !stopping() {
+		if m.rep != nil {
+			enter, err := m.replayBeforeEnter(c)
+			if !enter || err != nil {
+				return err
+			}
+		}
+		if !c.enterGate(stopping) {
+			return nil
+		}
+		errno := c.kvm.runErrno()
+		crewFault := errno == unix.EFAULT && m.crew != nil
+		counted := crewFault || errno == 0 && c.kvm.run.ExitReason != exitIntr
+		c.leaveGate(errno, counted)
+		var err error
+		if counted && m.rep != nil {
+			m.rep.reach(c, exitCrewPos(c.exits))
+		}
+		switch {
+		case errno == unix.EINTR || errno == unix.EAGAIN:
+			if !stopping() {
 				c.kvm.run.ImmediateExit = 0
 			}
 			continue
+		case crewFault && m.rep != nil:
+			err = m.replayFault(c)
+		case crewFault:
+			err = m.recordFault(c)
+		case errno != 0:
+			err = c.guestError("KVM_RUN: %v", errno)
+		default:
+			err = m.handleExit(c)
+		}
+		if err == errParked {
+			return m.park(c)
 		}
 		if err != nil {
-			m.finish(0, c.guestError("%v", err))
-			return
-		}
-		if err := m.handleExit(c); err != nil {
-			m.finish(0, err)
-			return
+			return err
 		}
 	}
+	return nil
 }
 
 // guestError builds a GuestError with the vCPU's current registers.

@@ -4,23 +4,18 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
-	"sync"
 
 	"github.com/bobuhiro11/gokvm/kvm"
 	"github.com/crewvm/crewvm/replaylog"
 	"golang.org/x/sys/unix"
 )
 
-// What a recording logs today: every input the guest reads from outside
-// (the paravirtual clock), what it reports (test regions, labels, its exit
-// status), and at the end each vCPU's registers and a hash of memory. That
-// is everything a one-vCPU guest can observe. With more vCPUs the order of
-// their memory accesses is input too; capturing it needs the CREW
-// enforcement of package crew, so New refuses to record more than one vCPU
-// until the recorder drives it.
+// What a recording logs: every input the guest reads from outside (the
+// paravirtual clock), the order of halts and wakes, every CREW transition
+// with its orderings when there is more than one vCPU (crewrec.go), what
+// the guest reports (test regions, labels, its exit status), and at the
+// end where each vCPU stopped, its registers and a hash of memory.
 
 // DivergenceError says a replay stopped matching its recording.
 type DivergenceError struct {
@@ -47,36 +42,6 @@ func (r *recorder) append(e replaylog.Event) error {
 	return nil
 }
 
-// replayer hands out recorded events in log order and checks that the
-// replaying guest asks for exactly them.
-type replayer struct {
-	mu   sync.Mutex
-	r    *replaylog.Reader
-	next uint64
-}
-
-// expect returns the next event, which must be of kind k for vCPU c at c's
-// current exit position; anything else is a divergence.
-func (p *replayer) expect(c *vcpu, k replaylog.Kind, what string) (replaylog.Event, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	idx := p.next
-	e, err := p.r.Next()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return replaylog.Event{}, c.divergence(idx, "the guest asked for %s, but the log has no more events", what)
-		}
-		return replaylog.Event{}, fmt.Errorf("replay: read log event %d: %w", idx, err)
-	}
-	p.next++
-	ev := *e
-	ev.Data = append([]byte(nil), e.Data...)
-	if ev.Kind != k || ev.VCPU != uint32(c.id) || ev.Pos.Exits != c.exits {
-		return ev, c.divergence(idx, "the guest asked for %s at exit %d, but the log has %s", what, c.exits, e.String())
-	}
-	return ev, nil
-}
-
 func (c *vcpu) divergence(event uint64, format string, args ...any) error {
 	var rip uint64
 	if r, err := c.kvm.regs(); err == nil {
@@ -89,8 +54,11 @@ func (c *vcpu) divergence(event uint64, format string, args ...any) error {
 // replaying.
 func (m *Machine) clock(c *vcpu, live uint64) (uint64, error) {
 	if m.rep != nil {
-		e, err := m.rep.expect(c, replaylog.KindClock, "the clock")
-		return e.Value, err
+		it, err := m.expect(c, replaylog.KindClock, "the clock")
+		if err != nil {
+			return 0, err
+		}
+		return it.ev.Value, nil
 	}
 	if m.rec != nil {
 		ev := replaylog.Clock(uint32(c.id), live)
@@ -104,11 +72,15 @@ func (m *Machine) clock(c *vcpu, live uint64) (uint64, error) {
 func (m *Machine) report(c *vcpu, ev replaylog.Event, what string) error {
 	ev.Pos = replaylog.ExitPos(c.exits)
 	if m.rep != nil {
-		got, err := m.rep.expect(c, ev.Kind, what)
-		if err == nil && (got.Value != ev.Value || got.Addr != ev.Addr || got.Len != ev.Len || got.Name != ev.Name) {
-			err = c.divergence(m.rep.next-1, "%s differs: replay %s, log %s", what, ev.String(), got.String())
+		it, err := m.expect(c, ev.Kind, what)
+		if err != nil {
+			return err
 		}
-		return err
+		got := it.ev
+		if got.Value != ev.Value || got.Addr != ev.Addr || got.Len != ev.Len || got.Name != ev.Name {
+			return c.divergence(it.idx, "%s differs: replay %s, log %s", what, ev.String(), got.String())
+		}
+		return nil
 	}
 	if m.rec != nil {
 		return m.rec.append(ev)
@@ -163,21 +135,19 @@ func isZero(b []byte) bool {
 	return true
 }
 
-// Recordable says whether this machine can be recorded.
-func (m *Machine) Recordable() error {
-	if len(m.cpus) > 1 {
-		return fmt.Errorf("--cpus %d: recording more than one vCPU needs the CREW recorder, which is not built yet; use --cpus 1", len(m.cpus))
-	}
-	return nil
-}
-
 // RecordTo makes the run write its recording to w; call it before Run.
+// With more than one vCPU it enforces CREW on their views from now on.
 func (m *Machine) RecordTo(w *replaylog.Writer) error {
-	if err := m.Recordable(); err != nil {
+	m.rec = &recorder{w: w}
+	if len(m.cpus) == 1 {
+		return nil
+	}
+	k, err := newCrewCtl(len(m.cpus), m.cfg.MemSize, m.cfg.Granularity, m.cfg.RevokeDeadline)
+	if err != nil {
 		return err
 	}
-	m.rec = &recorder{w: w}
-	return nil
+	m.crew = k
+	return k.initViews(m.cpus)
 }
 
 func toLogRegs(r *kvm.Regs) replaylog.Regs {
@@ -194,8 +164,8 @@ func regNames() [16]string {
 		"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"}
 }
 
-// finalState logs, or checks against the log, every vCPU's final registers
-// and the memory hash, then the end of the run.
+// finalState logs, or checks against the log, where every vCPU stopped,
+// its registers and the memory hash, then the end of the run.
 func (m *Machine) finalState() error {
 	mem := m.memoryHash()
 	for _, c := range m.cpus {
@@ -204,29 +174,40 @@ func (m *Machine) finalState() error {
 			return fmt.Errorf("vCPU %d: read final registers: %w", c.id, err)
 		}
 		regs := toLogRegs(r)
-		ev := replaylog.StateHash(uint32(c.id), replaylog.StatePos(c.exits, &regs, mem), regs.Hash(), true, mem)
 		if m.rec != nil {
-			if err := m.rec.append(ev); err != nil {
+			pos := replaylog.ExitPos(c.exits)
+			if m.crew != nil {
+				c.gate.Lock()
+				p, err := m.takePosition(c)
+				c.gate.Unlock()
+				if err != nil {
+					return err
+				}
+				pos = m.crew.position(c.id, p)
+			}
+			if err := m.rec.append(replaylog.StateHash(uint32(c.id), pos, regs.Hash(), true, mem)); err != nil {
 				return err
 			}
 			continue
 		}
-		got, err := m.rep.expect(c, replaylog.KindStateHash, "the final state check")
-		if err != nil {
-			return err
-		}
-		if diff := describeStateDiff(&got.Pos, &ev.Pos); diff != "" {
-			return c.divergence(m.rep.next-1, "final state differs from the recording: %s", diff)
+		it := m.rep.queue[c.id][0]
+		want := it.ev
+		if want.Hash != regs.Hash() || want.MemHash != mem {
+			got := replaylog.StatePos(c.exits, c.seq, &regs, mem)
+			wantPos := it.where
+			wantPos.MemHash = want.MemHash
+			if wantPos.Kind == replaylog.PosExit {
+				wantPos.Regs = got.Regs // an exit position logs no registers
+			}
+			diff := describeStateDiff(&wantPos, &got)
+			if diff == "" {
+				diff = fmt.Sprintf("register hash recorded %#x, replayed %#x", want.Hash, regs.Hash())
+			}
+			return c.divergence(it.idx, "final state differs from the recording: %s", diff)
 		}
 	}
 	if m.rec != nil {
 		return m.rec.append(replaylog.End())
-	}
-	m.rep.mu.Lock()
-	defer m.rep.mu.Unlock()
-	e, err := m.rep.r.Next()
-	if err != nil || e.Kind != replaylog.KindEnd {
-		return fmt.Errorf("replay: the guest finished but the log goes on (event %d: %v)", m.rep.next, describeNext(e, err))
 	}
 	return nil
 }

@@ -93,9 +93,6 @@ func (m *Machine) trappedInstruction(c *vcpu) error {
 			regs.RAX = regs.RAX&^mask | uint64(binary.LittleEndian.Uint32(data[:]))&mask
 		}
 	}
-	if m.stopping.Load() {
-		return nil
-	}
 	regs.RIP += uint64(op.length)
 	regs.RFLAGS &^= 1 << 16 // RF
 	if err := c.kvm.setRegs(regs); err != nil {

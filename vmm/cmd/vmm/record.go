@@ -18,14 +18,18 @@ const version = "crewvm 0.1"
 
 func cmdRecord(args []string, stdout, stderr io.Writer) int {
 	var mf machineFlags
-	var out string
-	fs := newFlagSet("record", "-o FILE [--cpus 1] [--mem SIZE] [--guest ELF] [--timeout D] [WORKLOAD [ARGS...]]\n\n"+
+	var out, gran string
+	var deadline time.Duration
+	fs := newFlagSet("record", "-o FILE [--cpus N] [--mem SIZE] [--guest ELF] [--timeout D] [--granularity SIZE]\n"+
+		"       [--revoke-deadline D] [WORKLOAD [ARGS...]]\n\n"+
 		"Runs like 'vmm run' (same output, same exit status) and writes a recording to FILE.\n"+
-		"Recording more than one vCPU needs the CREW recorder, which is not built yet.", stderr)
+		"With more than one vCPU, the order of their memory accesses is recorded with the\n"+
+		"CREW page-ownership protocol; a summary of it goes to stderr.", stderr)
 	mf.register(fs)
 	fs.StringVarP(&out, "output", "o", "", "recording to write (required)")
-	fs.Lookup("cpus").DefValue = "1"
-	mf.cpus = 1
+	fs.StringVar(&gran, "granularity", "4K", "CREW page size: a power of two, at least 4K")
+	fs.DurationVar(&deadline, "revoke-deadline", vmm.DefaultRevokeDeadline,
+		"how long a transition waits for the page's holder to exit by itself before kicking it")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -34,13 +38,29 @@ func cmdRecord(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cfg, err := mf.config(fs.Args(), stdout)
+	if err == nil {
+		cfg.Granularity, err = parseSize(gran)
+		if err != nil || cfg.Granularity < 4096 || cfg.Granularity&(cfg.Granularity-1) != 0 {
+			err = fmt.Errorf("--granularity %s: must be a power of two of at least 4K", gran)
+		}
+	}
+	if err == nil && deadline <= 0 {
+		err = fmt.Errorf("--revoke-deadline %v: must be positive", deadline)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "vmm record: %v\n", err)
 		return exitUsage
 	}
+	cfg.RevokeDeadline = deadline
 	res, err := record(cfg, mf.guest, out)
 	if err != nil {
 		return reportError(stderr, "record", err)
+	}
+	if cfg.CPUs > 1 {
+		s := res.CREW
+		fmt.Fprintf(stderr, "vmm record: %d CREW transitions, %d constraints logged (%d implied, not logged), "+
+			"%d holders reached an exit within the deadline, %d kicked\n",
+			s.Transitions, s.Constraints, s.Elided, s.Deferred, s.Kicks)
 	}
 	return res.Status
 }
@@ -55,12 +75,9 @@ func record(cfg vmm.Config, guestPath, path string) (res *vmm.Result, err error)
 		return nil, err
 	}
 	defer m.Close()
-	if err := m.Recordable(); err != nil {
-		return nil, err
-	}
 	hdr := replaylog.Header{
 		WriterVersion: version, GuestHash: m.ImageHash(), Guest: guestPath, Args: cfg.Args,
-		VCPUs: uint32(cfg.CPUs), MemSize: cfg.MemSize, PageSize: 4096, CPUID: vmm.EncodeCPUID(m.CPUID()),
+		VCPUs: uint32(cfg.CPUs), MemSize: cfg.MemSize, PageSize: uint32(max(cfg.Granularity, 4096)), CPUID: vmm.EncodeCPUID(m.CPUID()),
 	}
 	w, err := replaylog.Create(path, hdr, replaylog.WriterOptions{})
 	if err != nil {
@@ -126,8 +143,11 @@ func replay(path, guestPath string, timeout time.Duration, console io.Writer) (*
 	if err != nil {
 		return nil, fmt.Errorf("%s: header: %w", path, err)
 	}
+	if h.Minor < 1 {
+		return nil, fmt.Errorf("%s: format %d.%d was written before halts were logged; record it again", path, h.Major, h.Minor)
+	}
 	cfg := vmm.Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: image, Args: h.Args,
-		Console: console, Replay: r, CPUID: cpuid, Timeout: timeout}
+		Console: console, Replay: r, CPUID: cpuid, Timeout: timeout, Granularity: uint64(h.PageSize)}
 	m, err := vmm.New(cfg)
 	if err != nil {
 		return nil, err

@@ -102,7 +102,8 @@ func TestReplayBadLogs(t *testing.T) {
 		{"missing", []string{"replay", filepath.Join(dir, "nope")}, exitFailure, "no such file"},
 		{"no file", []string{"replay"}, exitUsage, "exactly one FILE"},
 		{"record needs -o", []string{"record", "hello"}, exitUsage, "-o FILE"},
-		{"record two vCPUs", []string{"record", "-o", filepath.Join(dir, "x.log"), "--cpus", "2", "hello"}, exitFailure, "CREW recorder"},
+		{"bad granularity", []string{"record", "-o", filepath.Join(dir, "x.log"), "--granularity", "6K", "hello"}, exitUsage, "power of two"},
+		{"bad deadline", []string{"record", "-o", filepath.Join(dir, "x.log"), "--revoke-deadline", "0s", "hello"}, exitUsage, "must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
