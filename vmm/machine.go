@@ -315,6 +315,9 @@ func (m *Machine) vcpuLoop(c *vcpu) error {
 			return nil
 		}
 		errno := c.kvm.runErrno()
+		if (errno == unix.EINTR || errno == unix.EAGAIN) && m.rec != nil && m.crew != nil && c.heldOut() {
+			errno = m.settle(c)
+		}
 		crewFault := errno == unix.EFAULT && m.crew != nil
 		counted := crewFault || errno == 0 && c.kvm.run.ExitReason != exitIntr
 		c.leaveGate(errno, counted)

@@ -23,9 +23,9 @@ import (
 // matcherSlot is the memory slot of a vCPU's matcher page.
 const matcherSlot = 1
 
-// rflagsIgnored are RFLAGS bits that do not change what the guest does
-// next and that a kick or a step may leave differently: RF (16).
-const rflagsIgnored = 1 << 16
+// rflagsIgnored are RFLAGS bits that a kick or a step may leave
+// differently and that the guest never looks at: TF (8), RF (16).
+const rflagsIgnored = 1<<8 | 1<<16
 
 // breakpoint is an installed stop at a recorded RIP in one vCPU's view.
 type breakpoint struct {
