@@ -224,17 +224,31 @@ func (c *vcpu) matcherPage(base uint64, page []byte) error {
 	return nil
 }
 
-// repString reports a REP-prefixed instruction, whose iterations share
-// one RIP: only stepping stops between them.
+// repString reports a REP-prefixed string instruction, whose iterations
+// share one RIP: only stepping stops between them. (F2 and F3 are also
+// the mandatory prefixes of SSE instructions, so the opcode decides.)
 func repString(code []byte) bool {
 	inst, err := x86asm.Decode(code, 64)
-	if err != nil {
+	if err != nil || !isString(inst) {
 		return false
 	}
 	for _, p := range inst.Prefix {
 		if p&0xff == x86asm.PrefixREP || p&0xff == x86asm.PrefixREPN {
 			return true
 		}
+	}
+	return false
+}
+
+// isString: MOVSD and CMPSD are also SSE instructions, told apart by
+// their register operands.
+func isString(inst x86asm.Inst) bool {
+	switch inst.Op {
+	case x86asm.MOVSB, x86asm.MOVSW, x86asm.MOVSD, x86asm.MOVSQ, x86asm.STOSB, x86asm.STOSW, x86asm.STOSD,
+		x86asm.STOSQ, x86asm.LODSB, x86asm.LODSW, x86asm.LODSD, x86asm.LODSQ, x86asm.SCASB, x86asm.SCASW,
+		x86asm.SCASD, x86asm.SCASQ, x86asm.CMPSB, x86asm.CMPSW, x86asm.CMPSD, x86asm.CMPSQ,
+		x86asm.INSB, x86asm.INSW, x86asm.INSD, x86asm.OUTSB, x86asm.OUTSW, x86asm.OUTSD:
+		return inst.Args[0] == nil || isMem(inst.Args[0])
 	}
 	return false
 }
