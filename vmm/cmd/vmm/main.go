@@ -40,7 +40,7 @@ func commands() map[string]command {
 		"run":     {"run a guest (the built-in one by default)", cmdRun},
 		"record":  {"run a guest and write a recording of it", cmdRecord},
 		"replay":  {"re-execute a recording and check it matches", cmdReplay},
-		"bench":   {"time workloads on 1 and more vCPUs and print speedups", cmdBench},
+		"bench":   {"time workloads: speedups over vCPU counts, or run vs record vs replay (--record)", cmdBench},
 		"log":     {"inspect a recording: stat, dump, verify", logcmd.Main},
 		"testgen": {"generate commutativity tests from an interface model", testgencmd.Main},
 	}
