@@ -129,7 +129,7 @@ func TestCommands(t *testing.T) {
 		{"stat-two-files", []string{"stat", path, path}, 2, nil, []string{"want exactly one FILE"}, false},
 		{"bad-flag", []string{"dump", "--frm", "3", path}, 2, nil, []string{"unknown flag: --frm"}, false},
 		{"stat", []string{"stat", path}, 0, []string{
-			"format:", "1.0, written by vmm 0.1.0-test", `args:         racy-counter "two words"`, "vcpus:        2",
+			"format:", fmt.Sprintf("%d.%d, written by vmm 0.1.0-test", replaylog.FormatMajor, replaylog.FormatMinor), `args:         racy-counter "two words"`, "vcpus:        2",
 			fmt.Sprintf("events:       %d", testEvents), "checkpoints:  1 (before events 101)",
 			"ratio", "status:       whole", "port-in", "crew", "label", "console-input",
 			"events by vCPU:", "guest clock",
