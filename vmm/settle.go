@@ -1,0 +1,48 @@
+package vmm
+
+import "golang.org/x/sys/unix"
+
+// maxSettleSteps bounds how far settle steps a kicked vCPU.
+const maxSettleSteps = 64
+
+// heldOut says whether a transition waits to stop c.
+func (c *vcpu) heldOut() bool {
+	c.gate.Lock()
+	defer c.gate.Unlock()
+	return c.holds > 0
+}
+
+// settle single-steps a kicked vCPU to an instruction where replay can
+// seek it at native speed (one the matcher can patch, see seek.go), so
+// that the state position it is about to be named by is cheap to find
+// again. A step that exits for a reason of its own (a fault, a trapped
+// instruction) ends it at that exit instead, which is better still; settle
+// returns the errno of that exit, or EINTR for a stop between exits.
+func (m *Machine) settle(c *vcpu) unix.Errno {
+	c.kvm.run.ImmediateExit = 0
+	ram := m.mem.Host()
+	for i := 0; i < maxSettleSteps && !m.stopping.Load(); i++ {
+		r, err := c.kvm.regs()
+		if err != nil || r.RIP >= uint64(len(ram)) {
+			break
+		}
+		code := ram[r.RIP:min(r.RIP+16, uint64(len(ram)))]
+		if !repString(code) && matchable(code, r.RIP) == nil {
+			break
+		}
+		if c.kvm.setGuestDebug(guestDebugEnable|guestDebugSingleStep, [8]uint64{}) != nil {
+			break
+		}
+		errno := c.kvm.runErrno()
+		c.kvm.setGuestDebug(0, [8]uint64{})
+		switch {
+		case errno == unix.EINTR || errno == unix.EAGAIN:
+			c.kvm.run.ImmediateExit = 0
+		case errno == 0 && c.kvm.run.ExitReason == exitShutdown && c.kvm.exception() == 1:
+		default:
+			return errno
+		}
+	}
+	return unix.EINTR
+}
+
