@@ -45,4 +45,3 @@ func (m *Machine) settle(c *vcpu) unix.Errno {
 	}
 	return unix.EINTR
 }
-
