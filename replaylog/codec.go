@@ -94,7 +94,7 @@ func (d *deltaState) appendEvent(b []byte, e *Event) []byte {
 	case KindClock:
 		b = appendZigzag(b, int64(e.Value-d.clock))
 		d.clock = e.Value
-	case KindHypercall:
+	case KindHypercall, KindTSC:
 		b = binary.AppendUvarint(b, e.Nr)
 		b = binary.AppendUvarint(b, e.Value)
 	case KindInterrupt:
@@ -387,7 +387,7 @@ func (x *eventDecoder) next(e *Event) string {
 	case KindClock:
 		e.Value = x.d.clock + uint64(ec.zigzag())
 		x.d.clock = e.Value
-	case KindHypercall:
+	case KindHypercall, KindTSC:
 		e.Nr = ec.uvarint()
 		e.Value = ec.uvarint()
 	case KindInterrupt:

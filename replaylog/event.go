@@ -55,11 +55,15 @@ const (
 	// HC_WAKE. Replay holds the halt until the waker has got there, which
 	// also covers a wake sent before the halt (format 1.1).
 	KindWake Kind = 15
+	// KindTSC is the value a trapped time-stamp counter read returned:
+	// Nr names the instruction (TSCInsnRDTSC or TSCInsnRDTSCP), Value is
+	// the 64-bit counter (format 1.2).
+	KindTSC Kind = 16
 
 	// maxKnownKind is the highest kind this version of the package knows.
 	// Readers deliver higher kinds (written by a newer minor version) with
 	// their raw payload in Data, see Event.Unknown.
-	maxKnownKind = KindWake
+	maxKnownKind = KindTSC
 	// kindEscape in the low 6 bits of an event's kind byte means an
 	// extended kind number follows as a varint; reserved for kinds >= 63.
 	kindEscape = 63
@@ -81,6 +85,7 @@ var kindNames = [...]string{
 	KindGuestExit:    "guest-exit",
 	KindEnd:          "end",
 	KindWake:         "wake",
+	KindTSC:          "tsc",
 }
 
 // Known reports whether k is a kind this version of the package decodes.
@@ -320,6 +325,28 @@ func Clock(vcpu uint32, ns uint64) Event {
 	return Event{Kind: KindClock, VCPU: vcpu, Value: ns}
 }
 
+// The instructions a KindTSC event can stand for.
+const (
+	TSCInsnRDTSC  = 1
+	TSCInsnRDTSCP = 2
+)
+
+// TSCInsnName names a KindTSC event's instruction.
+func TSCInsnName(nr uint64) string {
+	switch nr {
+	case TSCInsnRDTSC:
+		return "rdtsc"
+	case TSCInsnRDTSCP:
+		return "rdtscp"
+	}
+	return fmt.Sprintf("insn%d", nr)
+}
+
+// TSC returns the event of a trapped rdtsc or rdtscp at exit position at.
+func TSC(vcpu uint32, insn uint64, value uint64, at uint64) Event {
+	return Event{Kind: KindTSC, VCPU: vcpu, Nr: insn, Value: value, Pos: ExitPos(at)}
+}
+
 // Hypercall returns a hypercall result event.
 func Hypercall(vcpu uint32, nr, result uint64) Event {
 	return Event{Kind: KindHypercall, VCPU: vcpu, Nr: nr, Value: result}
@@ -401,6 +428,8 @@ func (e *Event) String() string {
 		fmt.Fprintf(&b, " ns=%d", e.Value)
 	case KindHypercall:
 		fmt.Fprintf(&b, " nr=%d result=%#x", e.Nr, e.Value)
+	case KindTSC:
+		fmt.Fprintf(&b, " insn=%s value=%#x", TSCInsnName(e.Nr), e.Value)
 	case KindInterrupt:
 		fmt.Fprintf(&b, " vector=%#x", e.Vector)
 	case KindDMA:

@@ -122,7 +122,7 @@ func TestRacyCounterOutcomes(t *testing.T) {
 	dir := t.TempDir()
 	seen := map[string]bool{}
 	for i := 0; i < 10 && len(seen) < 2; i++ {
-		rec := record(t, dir, Config{CPUs: 2, Args: []string{"racy-counter", "2000000"}})
+		rec := record(t, dir, Config{CPUs: 2, Args: []string{"racy-counter", "20000000"}})
 		m := racyOutcome.FindStringSubmatch(rec.out)
 		if m == nil {
 			t.Fatalf("no outcome in %q", rec.out)

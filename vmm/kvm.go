@@ -95,6 +95,8 @@ const (
 	msrMiscFeaturesEnables = 0x140
 	cpuidFaulting          = 1
 	cpuidSignificantIndex  = 1 // KVM_CPUID_FLAG_SIGNIFCANT_INDEX
+	// cpuidSignatureLeaf is the hypervisor leaf the VMM signs.
+	cpuidSignatureLeaf = 0x40000000
 )
 
 // newKVMVCPU creates a VM with one vCPU whose RAM slot is ram.
@@ -172,6 +174,11 @@ func (v *kvmVCPU) setMSR(index uint32, value uint64) error {
 // cpuidLeaf answers CPUID (leaf, sub) from the vCPU's table; leaves it
 // does not list read as zero.
 func (v *kvmVCPU) cpuidLeaf(leaf, sub uint32) (eax, ebx, ecx, edx uint32) {
+	if leaf == cpuidSignatureLeaf {
+		// "crewvmcrewvm": a guest can tell that the VMM, not the host,
+		// answers its CPUID (guest/ABI.md).
+		return cpuidSignatureLeaf, 0x77657263, 0x72636d76, 0x6d767765
+	}
 	for _, e := range v.cpuid {
 		if e.Function == leaf && (e.Flags&cpuidSignificantIndex == 0 || e.Index == sub) {
 			return e.Eax, e.Ebx, e.Ecx, e.Edx

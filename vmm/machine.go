@@ -69,6 +69,7 @@ type Machine struct {
 	cpus    []*vcpu
 	halts   *haltState
 	console *lockedWriter
+	caps    HostCaps
 
 	start    time.Time
 	stop     chan struct{}
@@ -141,9 +142,10 @@ func New(cfg Config) (m *Machine, err error) {
 	}
 	m = &Machine{cfg: cfg, img: img, halts: newHaltState(cfg.CPUs), stop: make(chan struct{}),
 		console: &lockedWriter{w: cfg.Console}}
+	built := m
 	defer func() {
 		if err != nil {
-			m.Close()
+			built.Close()
 		}
 	}()
 	if m.host, err = openKVM(); err != nil {
@@ -164,6 +166,17 @@ func New(cfg Config) (m *Machine, err error) {
 			return nil, err
 		}
 		m.cpus = append(m.cpus, c)
+	}
+	if err := m.bootVCPU(m.cpus[0]); err != nil {
+		return nil, err
+	}
+	if m.caps, err = probeCaps(m.cpus[0].kvm, m.mem.Host()); err != nil {
+		return nil, err
+	}
+	for _, c := range m.cpus {
+		if err := m.bootVCPU(c); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Replay != nil {
 		if cfg.CPUs > 1 {
@@ -191,20 +204,31 @@ func (m *Machine) newVCPU(id int) (*vcpu, error) {
 	}
 	c := &vcpu{id: id, kvm: kv, left: make(chan struct{}, 1)}
 	c.unheld = sync.NewCond(&c.gate)
-	sregs, err := kv.sregs()
-	if err == nil {
-		setLongMode(sregs)
-		err = kv.setSregs(sregs)
-	}
-	if err == nil {
-		err = kv.setRegs(initialRegs(m.img, id, m.cfg.CPUs, m.cfg.MemSize))
-	}
-	if err != nil {
-		kv.Close()
-		return nil, fmt.Errorf("vCPU %d: set boot registers: %w", id, err)
-	}
 	return c, nil
 }
+
+// bootVCPU gives c its boot registers; CR4.TSD traps the time-stamp
+// counter where the host honours it (HostCaps).
+func (m *Machine) bootVCPU(c *vcpu) error {
+	sregs, err := c.kvm.sregs()
+	if err == nil {
+		setLongMode(sregs)
+		if m.caps.TSCTrapped {
+			sregs.CR4 |= cr4TSD
+		}
+		err = c.kvm.setSregs(sregs)
+	}
+	if err == nil {
+		err = c.kvm.setRegs(initialRegs(m.img, c.id, m.cfg.CPUs, m.cfg.MemSize))
+	}
+	if err != nil {
+		return fmt.Errorf("vCPU %d: set boot registers: %w", c.id, err)
+	}
+	return nil
+}
+
+// Caps says what this host lets the VMM trap (see HostCaps).
+func (m *Machine) Caps() HostCaps { return m.caps }
 
 // Run starts every vCPU and waits until the guest exits, fails, times out
 // or ctx is cancelled. The guest's exit status is in the Result.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/bobuhiro11/gokvm/kvm"
 	"github.com/crewvm/crewvm/replaylog"
@@ -64,6 +65,26 @@ func (m *Machine) clock(c *vcpu, live uint64) (uint64, error) {
 		ev := replaylog.Clock(uint32(c.id), live)
 		ev.Pos = replaylog.ExitPos(c.exits)
 		return live, m.rec.append(ev)
+	}
+	return live, nil
+}
+
+// tsc answers a trapped rdtsc or rdtscp: a virtual counter at 1 GHz since
+// boot, logged when recording, from the log when replaying.
+func (m *Machine) tsc(c *vcpu, insn uint64) (uint64, error) {
+	if m.rep != nil {
+		it, err := m.expect(c, replaylog.KindTSC, replaylog.TSCInsnName(insn))
+		if err != nil {
+			return 0, err
+		}
+		if it.ev.Nr != insn {
+			return 0, c.divergence(it.idx, "the guest executed %s, but the log has %s", replaylog.TSCInsnName(insn), it.ev.String())
+		}
+		return it.ev.Value, nil
+	}
+	live := uint64(time.Since(m.start))
+	if m.rec != nil {
+		return live, m.rec.append(replaylog.TSC(uint32(c.id), insn, live, c.exits))
 	}
 	return live, nil
 }

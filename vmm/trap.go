@@ -2,6 +2,8 @@ package vmm
 
 import (
 	"encoding/binary"
+
+	"github.com/crewvm/crewvm/replaylog"
 )
 
 // The guest runs at CPL 3. Where KVM is hardware-assisted, IOPL 3 lets its
@@ -18,8 +20,10 @@ type trappedOp struct {
 	length int
 	hlt    bool
 	cpuid  bool
-	in     bool
-	size   int // operand bytes: 1, 2 or 4
+	// tsc is replaylog.TSCInsnRDTSC or TSCInsnRDTSCP (CR4.TSD traps them).
+	tsc  uint64
+	in   bool
+	size int // operand bytes: 1, 2 or 4
 }
 
 // decodeTrapped recognises the instructions a CPL-3 guest may use to reach
@@ -37,6 +41,12 @@ func decodeTrapped(b []byte) (trappedOp, bool) {
 	}
 	if i == 0 && len(b) >= 2 && b[0] == 0x0f && b[1] == 0xa2 {
 		return trappedOp{length: 2, cpuid: true}, true
+	}
+	if i == 0 && len(b) >= 2 && b[0] == 0x0f && b[1] == 0x31 {
+		return trappedOp{length: 2, tsc: replaylog.TSCInsnRDTSC}, true
+	}
+	if i == 0 && len(b) >= 3 && b[0] == 0x0f && b[1] == 0x01 && b[2] == 0xf9 {
+		return trappedOp{length: 3, tsc: replaylog.TSCInsnRDTSCP}, true
 	}
 	switch b[i] {
 	case 0xf4:
@@ -63,7 +73,7 @@ func (m *Machine) trappedInstruction(c *vcpu) error {
 	if err != nil {
 		return c.guestError("triple fault (registers unreadable: %v)", err)
 	}
-	code, err := m.mem.Slice(regs.RIP, 2)
+	code, err := m.mem.Slice(regs.RIP, 3)
 	if err != nil {
 		return c.guestError("triple fault (the guest took an exception it could not handle)")
 	}
@@ -76,6 +86,15 @@ func (m *Machine) trappedInstruction(c *vcpu) error {
 	case op.cpuid:
 		a, b, c2, d := c.kvm.cpuidLeaf(uint32(regs.RAX), uint32(regs.RCX))
 		regs.RAX, regs.RBX, regs.RCX, regs.RDX = uint64(a), uint64(b), uint64(c2), uint64(d)
+	case op.tsc != 0:
+		t, err := m.tsc(c, op.tsc)
+		if err != nil {
+			return err
+		}
+		regs.RAX, regs.RDX = t&0xffffffff, t>>32
+		if op.tsc == replaylog.TSCInsnRDTSCP {
+			regs.RCX = uint64(c.id) // TSC_AUX: the CPU number, as rdpid would say
+		}
 	case op.hlt:
 		if err := m.halt(c); err != nil {
 			return err

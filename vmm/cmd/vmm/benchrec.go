@@ -153,7 +153,7 @@ func benchRecordOne(base vmm.Config, guestPath, log, w string, runs int, progres
 		progress(r, "record")
 		cfg.Console = &recOut
 		t0 = time.Now()
-		rec, err := record(cfg, guestPath, log)
+		rec, err := record(cfg, guestPath, log, io.Discard)
 		dRec := time.Since(t0)
 		if err == nil && rec.Status != 0 {
 			err = fmt.Errorf("guest exited with status %d", rec.Status)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/crewvm/crewvm/guest"
@@ -52,7 +53,7 @@ func cmdRecord(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cfg.RevokeDeadline = deadline
-	res, err := record(cfg, mf.guest, out)
+	res, err := record(cfg, mf.guest, out, stderr)
 	if err != nil {
 		return reportError(stderr, "record", err)
 	}
@@ -66,7 +67,7 @@ func cmdRecord(args []string, stdout, stderr io.Writer) int {
 }
 
 // record runs cfg while writing its log to path.
-func record(cfg vmm.Config, guestPath, path string) (res *vmm.Result, err error) {
+func record(cfg vmm.Config, guestPath, path string, warn io.Writer) (res *vmm.Result, err error) {
 	if guestPath == "" {
 		guestPath = "builtin"
 	}
@@ -90,6 +91,10 @@ func record(cfg vmm.Config, guestPath, path string) (res *vmm.Result, err error)
 	}()
 	if err := m.RecordTo(w); err != nil {
 		return nil, err
+	}
+	if sites := m.Untrappable(); len(sites) > 0 {
+		fmt.Fprintf(warn, "vmm record: warning: this host cannot trap %d instruction(s) of the guest, whose results the recording will not hold: %s\n",
+			len(sites), summarizeSites(sites))
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
@@ -160,4 +165,20 @@ func replay(path, guestPath string, timeout time.Duration, console io.Writer) (*
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
 	return m.Run(ctx)
+}
+
+// summarizeSites names the first few sites of a warning.
+func summarizeSites(sites []vmm.NondetSite) string {
+	var b strings.Builder
+	for i, s := range sites {
+		if i == 4 {
+			fmt.Fprintf(&b, ", and %d more", len(sites)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(s.String())
+	}
+	return b.String()
 }
