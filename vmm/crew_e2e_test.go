@@ -140,7 +140,7 @@ func TestRacyCounterOutcomes(t *testing.T) {
 // state. A short deadline makes kicks the rule.
 func TestStatePositionsReplayed(t *testing.T) {
 	dir := t.TempDir()
-	for _, args := range [][]string{{"racy-counter", "1000000"}, {"falseshare", "1000000"}, {"matmul", "160"}} {
+	for _, args := range [][]string{{"racy-counter", "10000000"}, {"falseshare", "20000000"}, {"matmul", "160"}} {
 		t.Run(args[0], func(t *testing.T) {
 			for i := 0; ; i++ {
 				rec := record(t, dir, Config{CPUs: 2, Args: args, RevokeDeadline: time.Microsecond})

@@ -27,6 +27,8 @@ import (
 
 	"github.com/bobuhiro11/gokvm/kvm"
 	"github.com/crewvm/crewvm/guest"
+	"github.com/crewvm/crewvm/vmm/x86"
+	"golang.org/x/arch/x86/x86asm"
 	"golang.org/x/sys/unix"
 )
 
@@ -405,7 +407,7 @@ func TestCREWProbeRevokeRunning(t *testing.T) {
 // decodedPage names the page a vCPU that failed KVM_RUN with EFAULT at rip
 // wanted: rip's own page when the fetch itself faults (the instruction
 // cannot be read through the host view, or starts the page), else the
-// pages of the memory operands decodeAccesses finds.
+// pages of the memory operands x86.DecodeAccesses finds.
 func decodedPage(p *probe, rip uint64) string {
 	code, err := p.m.mem.Slice(rip, min(15, probeMem-rip))
 	if err != nil {
@@ -416,22 +418,15 @@ func decodedPage(p *probe, rip uint64) string {
 	if rip&^(pageSize-1) == probeA {
 		return fmt.Sprintf("%#x (fetch: RIP is in the page)", probeA)
 	}
-	inst, acc, err := decodeAccesses(code, r)
+	inst, acc, err := decodeLinear(code, r)
 	if err != nil {
 		return err.Error()
 	}
 	var s []string
 	for _, a := range acc {
-		s = append(s, fmt.Sprintf("%#x (%v: %d-byte %s at %#x)", a.Addr&^(pageSize-1), inst, a.Size, rw(a.Write), a.Addr))
+		s = append(s, fmt.Sprintf("%#x (%v: %d-byte %s at %#x)", a.Addr&^(pageSize-1), inst, a.Size, a.Kind, a.Addr))
 	}
 	return strings.Join(s, ", ")
-}
-
-func rw(write bool) string {
-	if write {
-		return "write"
-	}
-	return "read"
 }
 
 // TestCREWProbeSlots: a vCPU's view through memory slots instead: page A
@@ -811,7 +806,7 @@ func TestCREWProbeCosts(t *testing.T) {
 	code, _ := p.m.mem.Slice(probeCode, 15)
 	copy(code, snipPingPong)
 	regs := &kvm.Regs{RIP: probeCode, RBX: probeA, RCX: probeB}
-	add("decodeAccesses of one instruction (x86asm)", m.ratio(func() { decodeAccesses(code, regs) }), "pure CPU")
+	add("decoding one instruction's accesses (x86.DecodeAccesses)", m.ratio(func() { decodeLinear(code, regs) }), "pure CPU")
 	tb.log(t)
 }
 
@@ -881,7 +876,7 @@ func mprotectPingPong(t *testing.T, ws uint64) (func(), *int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, acc, err := decodeAccesses(code, r)
+		_, acc, err := decodeLinear(code, r)
 		if err != nil || len(acc) != 1 {
 			t.Fatalf("decode at %#x: %v %v", r.RIP, acc, err)
 		}
@@ -1111,51 +1106,9 @@ func countVMAs(t *testing.T) int {
 	return strings.Count(string(b), "\n")
 }
 
-// TestDecodeAccesses checks the decoder the VMM uses to name the page an
-// EFAULT was about.
-func TestDecodeAccesses(t *testing.T) {
-	r := &kvm.Regs{RAX: 0x10, RBX: 0x1000, RCX: 0x2000, RSI: 0x3000, RDI: 0x4000, RSP: 0x8000, RBP: 0x9000, R8: 0x5000, RIP: 0x100000}
-	for _, tc := range []struct {
-		name string
-		code []byte
-		want []memAccess
-	}{
-		{"mov rax, [rbx]", []byte{0x48, 0x8b, 0x03}, []memAccess{{0x1000, 8, false}}},
-		{"mov [rbx], rax", []byte{0x48, 0x89, 0x03}, []memAccess{{0x1000, 8, true}}},
-		{"mov [rcx+rax*8+0x10], eax", []byte{0x89, 0x44, 0xc1, 0x10}, []memAccess{{0x2000 + 0x80 + 0x10, 4, true}}},
-		{"add [r8], al", []byte{0x41, 0x00, 0x00}, []memAccess{{0x5000, 1, true}}},
-		{"cmp [rbx], rax", []byte{0x48, 0x39, 0x03}, []memAccess{{0x1000, 8, false}}},
-		{"lock cmpxchg [rbx], rcx", []byte{0xf0, 0x48, 0x0f, 0xb1, 0x0b}, []memAccess{{0x1000, 8, true}}},
-		{"mov eax, [rip+0x100]", []byte{0x8b, 0x05, 0x00, 0x01, 0x00, 0x00}, []memAccess{{0x100006 + 0x100, 4, false}}},
-		{"mov rax, [ebx] (addr32)", []byte{0x67, 0x48, 0x8b, 0x03}, []memAccess{{0x1000, 8, false}}},
-		{"push rax", []byte{0x50}, []memAccess{{0x7ff8, 8, true}}},
-		{"pop rax", []byte{0x58}, []memAccess{{0x8000, 8, false}}},
-		{"call rbx", []byte{0xff, 0xd3}, []memAccess{{0x7ff8, 8, true}}},
-		{"call [rbx]", []byte{0xff, 0x13}, []memAccess{{0x7ff8, 8, true}, {0x1000, 8, false}}},
-		{"ret", []byte{0xc3}, []memAccess{{0x8000, 8, false}}},
-		{"rep movsb", []byte{0xf3, 0xa4}, []memAccess{{0x3000, 1, false}, {0x4000, 1, true}}},
-		{"rep stosq", []byte{0xf3, 0x48, 0xab}, []memAccess{{0x4000, 8, true}}},
-		{"movdqa xmm0, [rsi]", []byte{0x66, 0x0f, 0x6f, 0x06}, []memAccess{{0x3000, 16, false}}},
-		{"movdqa [rdi], xmm0", []byte{0x66, 0x0f, 0x7f, 0x07}, []memAccess{{0x4000, 16, true}}},
-		{"lea rax, [rbx+8]", []byte{0x48, 0x8d, 0x43, 0x08}, nil},
-		{"xchg [rbx], rax", []byte{0x48, 0x87, 0x03}, []memAccess{{0x1000, 8, true}}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, got, err := decodeAccesses(tc.code, r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("got %+v, want %+v", got, tc.want)
-			}
-		})
-	}
-	if _, _, err := decodeAccesses([]byte{0x64, 0x48, 0x8b, 0x03}, r); err == nil {
-		t.Error("fs-relative load decoded without FS base")
-	}
-	for _, bad := range [][]byte{{0x0f}, {0x48}, {0xff, 0xff}, nil} {
-		if _, _, err := decodeAccesses(bad, r); err == nil {
-			t.Errorf("% x decoded", bad)
-		}
-	}
+// decodeLinear decodes the accesses of the instruction at the start of
+// code with registers r, as the identity-mapped probe guest sees them.
+func decodeLinear(code []byte, r *kvm.Regs) (x86asm.Inst, []x86.LinearAccess, error) {
+	lr := toLogRegs(r)
+	return x86.DecodeAccesses(code, &x86.CPU{Regs: x86.Regs{GPR: lr.GPR, RIP: r.RIP, RFLAGS: r.RFLAGS}})
 }

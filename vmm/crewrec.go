@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bobuhiro11/gokvm/kvm"
 	"github.com/crewvm/crewvm/crew"
 	"github.com/crewvm/crewvm/replaylog"
 	"golang.org/x/sys/unix"
@@ -62,6 +61,10 @@ type CREWStats struct {
 	Deferred, Kicks uint64
 	// StatePositions counts positions that are not exits.
 	StatePositions uint64
+	// Approximate counts faults whose footprint the decoder could only
+	// bound (an instruction it does not know exactly); Fallbacks those it
+	// could not explain at all, served by recordFallback.
+	Approximate, Fallbacks uint64
 }
 
 func newCrewCtl(cpus int, memSize, gran uint64, deadline time.Duration) (*crewCtl, error) {
@@ -145,68 +148,6 @@ func (k *crewCtl) ownedHash(c *vcpu, ram []byte) uint64 {
 
 var crcTable = crc64.MakeTable(crc64.ECMA)
 
-// want is one page an instruction needs more rights on.
-type want struct {
-	page int
-	kind crew.Kind
-}
-
-// wanted decodes the instruction c faulted on and lists the pages it
-// needs more rights on than c has: the page of the instruction itself
-// (a fetch) or its memory operands.
-func (k *crewCtl) wanted(c *vcpu, ram []byte, r *kvm.Regs) ([]want, error) {
-	var ws []want
-	add := func(addr, size uint64, kind crew.Kind) error {
-		first, ok := k.st.PageOf(addr)
-		last, ok2 := k.st.PageOf(addr + max(size, 1) - 1)
-		if !ok || !ok2 {
-			return fmt.Errorf("%s of %#x+%d is outside RAM", kind, addr, size)
-		}
-		need := crew.ReadOnly
-		if kind == crew.Write {
-			need = crew.ReadWrite
-		}
-		for p := first; p <= last; p++ {
-			if c.rights[p] < need {
-				ws = append(ws, want{page: p, kind: kind})
-			}
-		}
-		return nil
-	}
-	if r.RIP >= uint64(len(ram)) {
-		return nil, fmt.Errorf("instruction fetch at %#x is outside RAM", r.RIP)
-	}
-	code := ram[r.RIP:min(r.RIP+16, uint64(len(ram)))]
-	if err := add(r.RIP, 1, crew.Fetch); err != nil || len(ws) > 0 {
-		return ws, err
-	}
-	_, acc, err := decodeAccesses(code, r)
-	if err == nil {
-		// inst.Len is not returned; a fetch fault on the following page
-		// shows up as no operand needing anything, handled below.
-		for _, a := range acc {
-			kind := crew.Read
-			if a.Write {
-				kind = crew.Write
-			}
-			if err := add(a.Addr, uint64(a.Size), kind); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if len(ws) == 0 {
-		// An instruction straddling into a page without rights.
-		if err2 := add(r.RIP, uint64(len(code)), crew.Fetch); err2 == nil && len(ws) > 0 {
-			return ws[:1], nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("no operand of the instruction lies in a page the VMM revoked")
-	}
-	return ws, nil
-}
-
 func logAccess(k crew.Kind) replaylog.Access {
 	switch k {
 	case crew.Write:
@@ -225,27 +166,6 @@ func crewKind(a replaylog.Access) crew.Kind {
 		return crew.Fetch
 	}
 	return crew.Read
-}
-
-// recordFault serves a CREW fault of c while recording.
-func (m *Machine) recordFault(c *vcpu) error {
-	k := m.crew
-	regs, err := c.kvm.regs()
-	if err != nil {
-		return c.guestError("read registers after a protection fault: %v", err)
-	}
-	ws, err := k.wanted(c, m.mem.Host(), regs)
-	if err != nil {
-		return c.guestError("KVM_RUN failed with EFAULT: %v", err)
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for _, w := range ws {
-		if err := m.recordTransition(c, w); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // recordTransition performs and logs one transition for c's access w.

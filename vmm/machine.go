@@ -111,7 +111,11 @@ type vcpu struct {
 	seq           uint64
 	// rights are its CREW rights per page, as its view enforces them.
 	rights []crew.Rights
-	// matcher is its private page for seeking state positions (seek.go).
+	// xsaveSize is the XSAVE area size its CPUID gives (leaf 0xd), which
+	// bounds what an xsave instruction writes.
+	xsaveSize uint64
+	// matcher is its private trampoline region for seeking state
+	// positions (seek.go): sparse, above RAM, in memory slot 1.
 	matcher []byte
 }
 
@@ -204,6 +208,8 @@ func (m *Machine) newVCPU(id int) (*vcpu, error) {
 	}
 	c := &vcpu{id: id, kvm: kv, left: make(chan struct{}, 1)}
 	c.unheld = sync.NewCond(&c.gate)
+	_, ebx, _, _ := kv.cpuidLeaf(0xd, 0)
+	c.xsaveSize = uint64(ebx)
 	return c, nil
 }
 
@@ -395,6 +401,9 @@ func (m *Machine) Close() error {
 	var errs []error
 	for _, c := range m.cpus {
 		errs = append(errs, c.kvm.Close())
+		if c.matcher != nil {
+			errs = append(errs, unix.Munmap(c.matcher))
+		}
 	}
 	m.cpus = nil
 	if m.mem != nil {

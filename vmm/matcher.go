@@ -3,61 +3,86 @@ package vmm
 // In-guest conditional breakpoints. Replay must stop a vCPU at the first
 // point where its registers equal recorded ones, typically some iteration
 // of a loop. An int3 on every pass costs a VM exit per iteration, so
-// instead the instruction at the recorded RIP is replaced by a jmp to a
+// instead the instructions at the recorded RIP are replaced by a jmp to a
 // trampoline that compares the registers in the guest itself, at native
-// speed, and traps only when they all match.
+// speed, and traps only when they all match (matcher_window.go: which
+// instructions the jmp covers; matcher_rep.go: positions inside a REP
+// string instruction).
 //
 // The trampoline runs at CPL 3 with the guest's own registers and stack,
-// so it must be invisible: it never pushes (guest memory is hashed), keeps
-// its scratch state in its own page through RIP-relative addressing, and
-// preserves RFLAGS exactly: lahf/seto capture SF ZF AF PF CF and OF, and
-// "add al, 0x7f; sahf" puts them back (no other flag is modified). lahf
-// and sahf need CPUID LAHF-LM, which every x86-64 KVM host has.
+// so it must be invisible: it never pushes (guest memory is hashed, and
+// below RSP may be live), keeps its scratch state in a data page of its
+// own through RIP-relative addressing, and preserves RFLAGS exactly. The
+// common case, a pass at the wrong iteration, must be cheap, since it
+// runs at every pass of a loop until the recorded one: each GPR is
+// compared without touching the flags, as "mov rcx, -want; lea rcx,
+// [r + rcx]" and a "jrcxz" past the miss, so a miss costs a few
+// instructions and no taken branch but the patch's jmp and the way back
+// (see trampoline). Only when every GPR matches are the flags compared:
+// lahf and seto capture SF ZF AF PF CF and OF, and "add al, 0x7f; sahf"
+// puts them back (no other flag is modified). lahf and sahf need CPUID
+// LAHF-LM, which every x86-64 KVM host has.
 //
-// Trampoline page layout, as offsets from base:
+// Trampoline region (one per vCPU, mapped above RAM in that vCPU's VM
+// only), as offsets from its base:
 //
-//	0x000  want GPR[0..15], 8 bytes each, in replaylog.Regs.GPR order,
-//	       which is register-number order (rax rcx rdx rbx rsp rbp rsi rdi
-//	       r8..r15), the order toLogRegs fills it in
-//	0x080  want AX: the value "lahf; seto al" leaves in AX for want.RFLAGS
-//	0x088  saved guest RAX
-//	0x090  saved guest AX after "lahf; seto al"
-//	0x800  entry: save RAX and the flags, compare the flags, then each
-//	       GPR, "jne miss" after each compare
-//	       restore the flags and RAX
-//	hit:   int3
-//	miss:  restore the flags and RAX
-//	resume: the original instruction, relocated
-//	       jmp want.RIP + its length
+//	0x0000  data: want GPR[0..15] in replaylog.Regs.GPR order, which is
+//	        register-number order (rax rcx rdx rbx rsp rbp rsi rdi
+//	        r8..r15, the order toLogRegs fills it in); want AX, the value
+//	        "lahf; seto al" leaves in AX for want.RFLAGS; the saved guest
+//	        RAX, AX and RCX
+//	0x1000  code, at an entry chosen in [0x1000, 0x1000+2^24) so that the
+//	        patch's displacement bytes are 0xcc where a branch can land:
+//	entry:  where the window writes RCX, compare it, and on a difference
+//	        restore it and run a relocated copy of the window, inline;
+//	        else save RCX
+//	        compare the first other GPR the same way (the window's first)
+//	        compare each other GPR, "jmp miss" on a difference
+//	        restore RCX; save RAX and the flags; compare the flags (and
+//	        for a REP string instruction check RCX, RSI and RDI instead
+//	        of comparing them), "jmp restore" on a difference
+//	        restore the flags and RAX
+//	hit:    int3
+//	restore: restore the flags and RAX
+//	miss:   restore RCX
+//	resume: the window's instructions, relocated
+//	        jmp want.RIP + the window's length
+//	stub:   (REP string instructions) the instruction; int3
 //
-// The code starts 2 KiB past the data it stores to so that those stores
-// are not taken for self-modifying code. The page is read, written and
-// executed by the guest, so each vCPU with a matcher needs its own page
-// (and its own private copy of the patched code page).
+// The code starts a page past the data it stores to so that those stores
+// are not taken for self-modifying code. The region is read, written and
+// executed by the guest, so each vCPU needs its own (and its own private
+// copy of the patched code page).
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
+	"slices"
 
 	"github.com/crewvm/crewvm/replaylog"
 	"golang.org/x/arch/x86/x86asm"
 )
 
 const (
-	matcherPageSize = 4096
-	mtWantGPR       = 0x000
-	mtWantAX        = 0x080
-	mtSaveRAX       = 0x088
-	mtSaveAX        = 0x090
-	mtEntry         = 0x800
+	mtWantGPR = 0x000
+	mtWantAX  = 0x080
+	mtSaveRAX = 0x088
+	mtSaveAX  = 0x090
+	mtSaveRCX = 0x098
+	mtDataLen = 0x0a0
+	mtCode    = 0x1000
+	// matcherRegionSize covers every entry chooseEntry may pick and the
+	// longest trampoline after it.
+	matcherRegionSize = mtCode + 1<<24 + 0x1000
+	matcherAlign      = 0x1000
 )
 
 // A matcher is a conditional breakpoint on want.RIP, ready to install: the
-// VMM writes Patch over the instruction at want.RIP (in the vCPU's private
-// copy of the code page) and maps Page at base, user-accessible, writable
-// and executable.
+// VMM writes Patch over the window at want.RIP (in the vCPU's private
+// copy of the code page) and puts Data at DataAddr and Code at Entry in
+// the trampoline region, user-accessible, writable and executable.
 //
 // On a full match the guest executes the int3 at HitRIP with all its GPRs
 // and RFLAGS equal to its true ones; only RIP differs. The int3 is a trap,
@@ -66,110 +91,210 @@ const (
 // KVM_GUESTDBG_USE_SW_BP reports the int3 itself, RIP = HitRIP. The VMM
 // compares the registers itself (the trampoline ignores RIP and the
 // non-arithmetic flags); on a false hit it sets RIP = ResumeRIP and lets
-// the guest go on: that runs the relocated instruction and jumps back.
-// Resuming at HitRIP+1 unchanged works too, as long as RAX and RFLAGS are
-// left alone. Any other stop inside the trampoline (an interrupt exit) is
-// not a guest position: RIP, RAX and the flags are the trampoline's there.
+// the guest go on: that runs the relocated window and jumps back.
+// Resuming at HitRIP+1 unchanged works too, as long as RAX, RCX and
+// RFLAGS are left alone. Any other stop inside the trampoline (an
+// interrupt exit) is not a guest position: RIP, RAX, RCX and the flags
+// are the trampoline's there.
+//
+// An int3 at want.RIP+b+1, b an interior offset of Offs, is a branch into
+// the window: the guest goes on at Reloc[i], the relocated copy of the
+// instruction at Offs[i] = b.
 type matcher struct {
-	Patch     []byte // written at want.RIP; as long as the original instruction
-	Page      []byte // the trampoline page, placed at guest address base
+	Patch     []byte // written at want.RIP; as long as the window
+	Entry     uint64 // where Code goes, the jmp's target
+	Code      []byte
+	DataAddr  uint64 // where Data goes
+	Data      []byte
 	HitRIP    uint64 // address of the int3 executed on a full match
-	ResumeRIP uint64 // address of the relocated original instruction
+	ResumeRIP uint64 // address of the relocated window
+	Offs      []int  // the window's instructions, as offsets from want.RIP
+	Reloc     []uint64
+	End       uint64 // the jmp back after the relocated window
+
+	// Rep is set for a position inside a REP string instruction: the
+	// matcher checks RCX, RSI and RDI for consistency instead of
+	// equality, and Stub holds a copy of the instruction whose int3 is
+	// at StubInt3.
+	Rep      *repOp
+	Stub     uint64
+	StubInt3 uint64
+	// StubOnly: no window could be patched, so Patch is an int3 on the
+	// REP instruction, and only Stub is in the region (buildRepStub).
+	StubOnly bool
+	RepLen   int // the REP instruction's length
 }
 
-// matchable reports whether the instruction at the start of code, fetched
-// at rip, can be replaced by the jmp to a matcher's trampoline, and why not.
-func matchable(code []byte, rip uint64) error {
-	if _, err := decodeMatchable(code); err != nil {
-		return fmt.Errorf("matcher at %#x: %w", rip, err)
+// after is where the guest goes on once the window's instruction i is
+// done and falls through.
+func (mt *matcher) after(i int) uint64 {
+	if i+1 < len(mt.Reloc) {
+		return mt.Reloc[i+1]
 	}
-	return nil
+	return mt.End
 }
 
-// decodeMatchable decodes the instruction at the start of code and checks
-// that it can be relocated: it is long enough for a jmp rel32 and does not
-// depend on its address except through a RIP-relative memory operand.
-func decodeMatchable(code []byte) (x86asm.Inst, error) {
-	inst, err := x86asm.Decode(code, 64)
-	if err == nil && inst.Op == 0 {
-		err = errors.New("unknown instruction")
+// relocated returns the relocated copy of the window's instruction at
+// addr, if one starts there other than the first: where a vCPU that
+// stands at addr goes on while the patch is in.
+func (mt *matcher) relocated(want, addr uint64) (uint64, bool) {
+	if mt == nil {
+		return 0, false
 	}
-	if err != nil {
-		return inst, fmt.Errorf("decode % x: %w", code[:min(len(code), 15)], err)
-	}
-	if inst.Len < 5 {
-		return inst, fmt.Errorf("%v is %d bytes, too short for a jmp rel32", inst, inst.Len)
-	}
-	switch inst.Op {
-	case x86asm.JMP, x86asm.LJMP, x86asm.CALL, x86asm.LCALL, x86asm.RET, x86asm.LRET,
-		x86asm.IRET, x86asm.IRETD, x86asm.IRETQ, x86asm.INT, x86asm.INTO, x86asm.ICEBP,
-		x86asm.SYSCALL, x86asm.SYSENTER, x86asm.SYSEXIT, x86asm.SYSRET, x86asm.RSM,
-		x86asm.LOOP, x86asm.LOOPE, x86asm.LOOPNE, x86asm.JCXZ, x86asm.JECXZ, x86asm.JRCXZ,
-		x86asm.XBEGIN, x86asm.XABORT, x86asm.XEND, x86asm.UD0, x86asm.UD1, x86asm.UD2:
-		return inst, fmt.Errorf("%v transfers control", inst)
-	}
-	ripMem := false
-	for _, a := range inst.Args {
-		switch a := a.(type) {
-		case x86asm.Rel:
-			return inst, fmt.Errorf("%v transfers control", inst)
-		case x86asm.Mem:
-			ripMem = ripMem || isRIPRel(inst, a)
+	for i, off := range mt.Offs[1:] {
+		if addr == want+uint64(off) {
+			return mt.Reloc[i+1], true
 		}
 	}
-	// FS/GS-relative addresses are out of reach of decodeAccesses, so the
-	// VMM could not service a fault of the relocated copy.
-	for _, p := range inst.Prefix {
-		if isVEX(p) {
-			break // the rest is VEX payload
-		}
-		if p&0xff == x86asm.PrefixFS || p&0xff == x86asm.PrefixGS {
-			return inst, fmt.Errorf("%v has a FS/GS segment override", inst)
-		}
-	}
-	// In 64-bit mode only branches and RIP-relative operands read RIP;
-	// this catches any form the checks above miss.
-	if inst.PCRel != 0 && !ripMem {
-		return inst, fmt.Errorf("%v reads RIP", inst)
-	}
-	return inst, nil
+	return 0, false
+}
+
+// redirect returns where a vCPU goes on that trapped on an int3 of the
+// patch with RIP = rip, past the int3, if it branched into the window.
+func (mt *matcher) redirect(want, rip uint64) (uint64, bool) {
+	return mt.relocated(want, rip-1)
 }
 
 // buildMatcher generates the conditional breakpoint that traps when the
-// registers at want.RIP equal want, for the instruction at the start of
-// code, with its trampoline page at base (page-aligned, within ±2 GiB of
-// want.RIP).
+// registers at want.RIP equal want, for the instructions at the start of
+// code (tailFetch bytes where RAM has them), with its trampoline region
+// at base (page-aligned, within ±2 GiB of want.RIP).
 func buildMatcher(code []byte, want *replaylog.Regs, base uint64) (*matcher, error) {
+	return buildMatcherFrom(code, want, nil, base)
+}
+
+// buildMatcherFrom is buildMatcher for a vCPU whose registers are now
+// from (nil if unknown): those that differ from want's are the likely
+// ones to differ at each pass, and are compared first.
+func buildMatcherFrom(code []byte, want, from *replaylog.Regs, base uint64) (*matcher, error) {
 	rip := want.RIP
-	inst, err := decodeMatchable(code)
-	if err == nil && base%matcherPageSize != 0 {
-		err = fmt.Errorf("trampoline page %#x is not page-aligned", base)
+	w, err := decodeWindow(code, rip)
+	if err == nil && base%matcherAlign != 0 {
+		err = fmt.Errorf("trampoline region %#x is not page-aligned", base)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("matcher at %#x: %w", rip, err)
 	}
-	page := make([]byte, matcherPageSize)
+	w.extend(code)
+	mt := &matcher{DataAddr: base, Data: make([]byte, mtDataLen), Offs: w.offs[:w.n]}
 	for i, v := range want.GPR {
-		binary.LittleEndian.PutUint64(page[mtWantGPR+8*i:], v)
+		binary.LittleEndian.PutUint64(mt.Data[mtWantGPR+8*i:], v)
 	}
-	binary.LittleEndian.PutUint16(page[mtWantAX:], lahfImage(want.RFLAGS))
+	binary.LittleEndian.PutUint16(mt.Data[mtWantAX:], lahfImage(want.RFLAGS))
+	if op, ok := repStringOp(w.insts[0]); ok && want.GPR[gprRCX]&op.mask() != 0 {
+		mt.Rep, mt.RepLen = &op, w.insts[0].Len
+	}
+	mt.Entry = chooseEntry(rip, w.pinned(), base+mtCode)
+	a, err := mt.trampoline(w, want, from, base)
+	if err != nil {
+		return nil, fmt.Errorf("matcher at %#x: %w", rip, err)
+	}
+	mt.Code = a.b
 
+	p := &asm{pc: rip}
+	p.ripRel(mt.Entry, 0xe9)
+	for len(p.b) < len(w.code) {
+		p.emit(0xcc) // traps a branch into the window
+	}
+	if err := errors.Join(a.err, p.err); err != nil {
+		return nil, fmt.Errorf("matcher at %#x with its region at %#x: %w", rip, base, err)
+	}
+	for i, pin := range w.pinned() {
+		if pin && p.b[1+i] != 0xcc {
+			return nil, fmt.Errorf("matcher at %#x: displacement byte %d is %#x, not int3", rip, i, p.b[1+i])
+		}
+	}
+	mt.Patch = p.b
+	return mt, nil
+}
+
+// trampoline assembles mt's code at mt.Entry, the data at base.
+//
+// A pass at the wrong iteration must cost as little as possible: a few
+// instructions and no taken branch beyond the patch's jmp and the way
+// back. RCX is the scratch register, so it is compared first where want's
+// value fits an immediate: "lea rcx, [rcx - want]" and back are
+// reversible, and once equal RCX is restored from an immediate, with no
+// store and reload on the way to the guest's addresses it may hold. Each
+// compare is "jrcxz" past a miss: the first such miss is a relocated
+// copy of the window inline, the later ones jump to the common copy.
+func (mt *matcher) trampoline(w *window, want, from *replaylog.Regs, base uint64) (*asm, error) {
 	data := func(off uint64) uint64 { return base + off }
-	start := base + mtEntry
-	a := &asm{pc: start}
+	a := &asm{pc: mt.Entry}
+	var toMiss, toRestore []int // offsets of displacements, fixed up below
+	var errs []error
+	// jrcxzOver assembles "jrcxz" over the code that body assembles.
+	jrcxzOver := func(body func(*asm)) {
+		b := &asm{pc: a.pc + 2}
+		body(b)
+		if len(b.b) > 127 {
+			errs = append(errs, fmt.Errorf("%d bytes are too many for a jrcxz to skip", len(b.b)))
+		}
+		a.emit(0xe3, byte(len(b.b)))
+		a.emit(b.b...)
+		errs = append(errs, b.err)
+	}
+	inlineMiss := func(restore func(*asm)) func(*asm) {
+		return func(b *asm) {
+			restore(b)
+			if _, _, err := emitWindow(b, w); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	jmpMiss := func(b *asm) { toMiss = append(toMiss, len(a.b)+2+b.ripRel(b.pc+5, 0xe9)) }
+
+	// RCX is compared first only where it is likely to differ, a loop
+	// counter: elsewhere the first compare is of a register that is, with
+	// RCX saved, lest a RCX equal at every pass cost a taken jrcxz.
+	wantRCX := want.GPR[gprRCX]
+	order, likely := compareOrder(w, want, from)
+	rcxKnown := mt.Rep == nil && fitsImm32(wantRCX) && fitsImm32(-wantRCX) && slices.Contains(order[:likely], gprRCX)
+	restoreRCX := func(b *asm) { b.ripRel(data(mtSaveRCX), 0x48, 0x8b, 0x0d) } // mov rcx, [save_rcx]
+	if rcxKnown {
+		restoreRCX = func(b *asm) { b.emit(movRCX(wantRCX)...) }
+		a.emit(leaDisp(-wantRCX)...) // lea rcx, [rcx - want_rcx]
+		jrcxzOver(inlineMiss(func(b *asm) {
+			b.emit(leaDisp(wantRCX)...) // lea rcx, [rcx + want_rcx]: as it was
+		}))
+	} else {
+		a.ripRel(data(mtSaveRCX), 0x48, 0x89, 0x0d) // mov [save_rcx], rcx
+	}
+	first := !rcxKnown
+	for _, r := range order {
+		if mt.Rep != nil && mt.Rep.varies(r) || r == gprRCX && rcxKnown {
+			continue
+		}
+		if r == gprRCX {
+			// rcx = -want_rcx + rcx, with the saved RCX in RAX.
+			a.ripRel(data(mtSaveRAX), 0x48, 0x89, 0x05) // mov [save_rax], rax
+			a.ripRel(data(mtSaveRCX), 0x48, 0x8b, 0x05) // mov rax, [save_rcx]
+			a.emit(movRCX(-wantRCX)...)                 // mov rcx, -want_rcx
+			a.emit(0x48, 0x8d, 0x0c, 0x08)              // lea rcx, [rax + rcx]
+			a.ripRel(data(mtSaveRAX), 0x48, 0x8b, 0x05) // mov rax, [save_rax]
+		} else {
+			a.emit(movRCX(-want.GPR[r])...) // mov rcx, -want_r
+			a.emit(leaSum(r)...)            // lea rcx, [r + rcx]
+		}
+		if first {
+			jrcxzOver(inlineMiss(restoreRCX))
+			first = false
+		} else {
+			jrcxzOver(jmpMiss)
+		}
+	}
+	restoreRCX(a)
+
+	jne := func(cc byte) { toRestore = append(toRestore, a.ripRel(a.pc+6, 0x0f, cc)) }
 	a.ripRel(data(mtSaveRAX), 0x48, 0x89, 0x05) // mov [save_rax], rax
 	a.emit(0x9f, 0x0f, 0x90, 0xc0)              // lahf; seto al
 	a.ripRel(data(mtSaveAX), 0x66, 0x89, 0x05)  // mov [save_ax], ax
-	a.ripRel(data(mtWantAX), 0x66, 0x3b, 0x05)  // cmp ax, [want_ax]
-	var toMiss []int                            // offsets of the jne displacements, fixed up below
-	jne := func() { toMiss = append(toMiss, a.ripRel(a.pc+6, 0x0f, 0x85)) }
-	jne()
-	a.ripRel(data(mtSaveRAX), 0x48, 0x8b, 0x05) // mov rax, [save_rax]
-	for r := range uint64(16) {
-		// cmp r64, [want_r]: REX.W, REX.R for r8-r15, ModRM reg=r, rm=RIP+disp32.
-		// want.GPR[r] is register number r: see toLogRegs.
-		a.ripRel(data(mtWantGPR+8*r), 0x48|byte(r>>3)<<2, 0x3b, byte(r&7)<<3|5)
-		jne()
+	if mt.Rep == nil || mt.Rep.cond == repAlways {
+		a.ripRel(data(mtWantAX), 0x66, 0x3b, 0x05) // cmp ax, [want_ax]
+		jne(0x85)
+	}
+	if mt.Rep != nil {
+		repCheck(a, mt.Rep, want, data, jne)
 	}
 	restore := func() {
 		a.ripRel(data(mtSaveAX), 0x66, 0x8b, 0x05)  // mov ax, [save_ax]
@@ -177,139 +302,152 @@ func buildMatcher(code []byte, want *replaylog.Regs, base uint64) (*matcher, err
 		a.ripRel(data(mtSaveRAX), 0x48, 0x8b, 0x05) // mov rax, [save_rax]
 	}
 	restore()
-	hit := a.pc
+	mt.HitRIP = a.pc
 	a.emit(0xcc) // int3
-	miss := a.pc
-	for _, off := range toMiss {
-		binary.LittleEndian.PutUint32(a.b[off:], uint32(miss-(start+uint64(off)+4)))
-	}
+	fix(a, mt.Entry, toRestore, a.pc)
 	restore()
-	resume := a.pc
-	reloc, err := relocate(inst, code, rip, resume)
-	if err != nil {
-		return nil, fmt.Errorf("matcher at %#x: %w", rip, err)
-	}
-	a.emit(reloc...)
-	a.ripRel(rip+uint64(inst.Len), 0xe9) // jmp back
-	copy(page[mtEntry:], a.b)
+	fix(a, mt.Entry, toMiss, a.pc)
+	restoreRCX(a)
 
-	p := &asm{pc: rip}
-	p.ripRel(start, 0xe9)
-	for len(p.b) < inst.Len {
-		p.emit(0xcc) // never executed
+	mt.ResumeRIP = a.pc
+	var err error
+	if mt.Reloc, mt.End, err = emitWindow(a, w); err != nil {
+		return nil, err
 	}
-	if err := errors.Join(a.err, p.err); err != nil {
-		return nil, fmt.Errorf("matcher at %#x with its page at %#x: %w", rip, base, err)
+	if mt.Rep != nil {
+		mt.Stub = a.pc
+		a.emit(w.code[:w.insts[0].Len]...) // no RIP-relative operand
+		mt.StubInt3 = a.pc
+		a.emit(0xcc)
 	}
-	return &matcher{Patch: p.b, Page: page, HitRIP: hit, ResumeRIP: resume}, nil
+	return a, errors.Join(errs...)
+}
+
+// emitWindow assembles a relocated copy of the window w at a.pc and the
+// jmp back after it. It returns where each instruction went, and the jmp.
+func emitWindow(a *asm, w *window) ([]uint64, uint64, error) {
+	at := make([]uint64, len(w.insts))
+	pc := a.pc
+	for i := range w.insts {
+		at[i] = pc
+		pc += uint64(w.relocatedLen(i))
+	}
+	for i := range w.insts {
+		b, err := w.relocateAt(i, a.pc, at)
+		if err != nil {
+			return nil, 0, err
+		}
+		a.emit(b...)
+	}
+	end := a.pc
+	a.ripRel(w.rip+uint64(len(w.src)), 0xe9) // jmp back
+	return at, end, nil
+}
+
+// repCheck assembles the consistency check of a REP string position,
+// with RAX and the flags saved: RCX >= want's, and RSI/RDI advanced by
+// the difference, in elements, in want's direction, equal to want's.
+func repCheck(a *asm, o *repOp, want *replaylog.Regs, data func(uint64) uint64, jcc func(byte)) {
+	// Without REX.W the same encodings work on EAX, ECX, ESI and EDI.
+	w := []byte{0x48}
+	if o.a32 {
+		w = nil
+	}
+	op := func(b ...byte) []byte { return append(append([]byte(nil), w...), b...) }
+	a.emit(op(0x89, 0xc8)...)                             // mov rax, rcx
+	a.ripRel(data(mtWantGPR+8*gprRCX), op(0x2b, 0x05)...) // sub rax, [want_rcx]
+	jcc(0x82)                                             // jb: fewer left than want
+	if s := byte(bits.TrailingZeros64(o.size)); s != 0 {
+		a.emit(op(0xc1, 0xe0, s)...) // shl rax, log2(size)
+	}
+	if want.RFLAGS&rflagsDF != 0 {
+		a.emit(op(0xf7, 0xd8)...) // neg rax
+	}
+	if o.si {
+		a.emit(op(0x01, 0xf0)...)                             // add rax, rsi
+		a.ripRel(data(mtWantGPR+8*gprRSI), op(0x3b, 0x05)...) // cmp rax, [want_rsi]
+		jcc(0x85)
+		a.emit(op(0x29, 0xf0)...) // sub rax, rsi
+	}
+	if o.di {
+		a.emit(op(0x01, 0xf8)...)                             // add rax, rdi
+		a.ripRel(data(mtWantGPR+8*gprRDI), op(0x3b, 0x05)...) // cmp rax, [want_rdi]
+		jcc(0x85)
+	}
+}
+
+// compareOrder lists the GPR numbers in the order the matcher compares
+// them, and how many of the first are likely to differ from pass to
+// pass, so that a miss is decided by the first compare: those that
+// differ between from (the registers at the start of the seek) and want,
+// the window's first (windowRegs) first; without from, the window's.
+func compareOrder(w *window, want, from *replaylog.Regs) ([]int, int) {
+	var order []int
+	add := func(r int) {
+		if !slices.Contains(order, r) {
+			order = append(order, r)
+		}
+	}
+	regs := windowRegs(w)
+	if from != nil {
+		for _, r := range regs {
+			if from.GPR[r] != want.GPR[r] {
+				add(r)
+			}
+		}
+		for r := range 16 {
+			if from.GPR[r] != want.GPR[r] {
+				add(r)
+			}
+		}
+	}
+	if len(order) == 0 {
+		for _, r := range regs {
+			add(r)
+		}
+	}
+	likely := len(order)
+	for r := range 16 {
+		add(r)
+	}
+	return order, likely
+}
+
+// windowRegs lists the registers that the window's instructions have as
+// their first operand, which most of them write, without repeats.
+func windowRegs(w *window) []int {
+	var regs []int
+	for _, inst := range w.insts[:w.n] {
+		if r, ok := gprNumber(inst.Args[0]); ok && !slices.Contains(regs, r) {
+			regs = append(regs, r)
+		}
+	}
+	return regs
+}
+
+// gprNumber is the number of the 64-bit register that a is part of.
+func gprNumber(a x86asm.Arg) (int, bool) {
+	r, ok := a.(x86asm.Reg)
+	switch {
+	case !ok:
+	case r >= x86asm.RAX && r <= x86asm.R15:
+		return int(r - x86asm.RAX), true
+	case r >= x86asm.EAX && r <= x86asm.R15L:
+		return int(r - x86asm.EAX), true
+	case r >= x86asm.AX && r <= x86asm.R15W:
+		return int(r - x86asm.AX), true
+	case r >= x86asm.AL && r <= x86asm.BL:
+		return int(r - x86asm.AL), true
+	case r >= x86asm.AH && r <= x86asm.BH:
+		return int(r - x86asm.AH), true
+	case r >= x86asm.SPB && r <= x86asm.R15B:
+		return int(r-x86asm.SPB) + 4, true
+	}
+	return 0, false
 }
 
 // lahfImage returns the value "lahf; seto al" leaves in AX when RFLAGS is
 // rflags: AH = SF ZF 0 AF 0 PF 1 CF, AL = OF.
 func lahfImage(rflags uint64) uint16 {
 	return uint16(rflags&0xd5|0x02)<<8 | uint16(rflags>>11&1)
-}
-
-// isRIPRel reports whether m, an operand of inst, is RIP-relative (or
-// EIP-relative, with an address-size prefix: relocating its disp32 modulo
-// 2^32 is just as right). x86asm decodes the RIP-relative operands of VEX and EVEX instructions as
-// absolute [disp32], a form that needs a SIB byte (Scale 1) in 64-bit mode:
-// without one (Scale 0), the operand is RIP-relative.
-func isRIPRel(inst x86asm.Inst, m x86asm.Mem) bool {
-	if m.Base == x86asm.RIP || m.Base == x86asm.EIP {
-		return true
-	}
-	if m.Base != 0 || m.Index != 0 || m.Scale != 0 {
-		return false
-	}
-	for _, p := range inst.Prefix {
-		if isVEX(p) {
-			return true
-		}
-	}
-	return false
-}
-
-// isVEX reports whether p, in x86asm.Inst.Prefix, starts a VEX or EVEX
-// prefix.
-func isVEX(p x86asm.Prefix) bool {
-	return p == x86asm.PrefixVEX2Bytes || p == x86asm.PrefixVEX3Bytes || p == x86asm.PrefixEVEX
-}
-
-// relocate returns the instruction inst, code[:inst.Len] as fetched at
-// from, re-encoded to run at to: the disp32 of a RIP-relative operand is
-// rewritten so that it still addresses the same bytes. x86asm reports the
-// displacement's position in PCRelOff; should it not, every position is
-// tried and the one that decodes to the same instruction with only the
-// displacement changed is taken.
-func relocate(inst x86asm.Inst, code []byte, from, to uint64) ([]byte, error) {
-	out := bytes.Clone(code[:inst.Len])
-	for i, a := range inst.Args {
-		m, ok := a.(x86asm.Mem)
-		if !ok || !isRIPRel(inst, m) {
-			continue
-		}
-		target := from + uint64(inst.Len) + uint64(int32(m.Disp))
-		disp := int64(target - (to + uint64(inst.Len)))
-		if disp != int64(int32(disp)) {
-			return nil, fmt.Errorf("%v cannot address %#x from %#x", inst, target, to)
-		}
-		want := inst
-		m.Disp = disp
-		want.Args[i] = m
-		offs := []int{}
-		if inst.PCRel == 4 {
-			offs = append(offs, inst.PCRelOff)
-		}
-		for off := 0; off+4 <= inst.Len; off++ {
-			offs = append(offs, off)
-		}
-		for _, off := range offs {
-			binary.LittleEndian.PutUint32(out[off:], uint32(disp))
-			got, err := x86asm.Decode(out, 64)
-			got.PCRel, got.PCRelOff = inst.PCRel, inst.PCRelOff // whether reported or not
-			if err == nil && signExtended(got, i) == want {
-				return out, nil
-			}
-			copy(out, code)
-		}
-		return nil, fmt.Errorf("%v: RIP-relative displacement not found", inst)
-	}
-	return out, nil
-}
-
-// signExtended returns inst with the displacement of its memory operand i
-// sign-extended from 32 bits (x86asm zero-extends a disp32).
-func signExtended(inst x86asm.Inst, i int) x86asm.Inst {
-	if m, ok := inst.Args[i].(x86asm.Mem); ok {
-		m.Disp = int64(int32(m.Disp))
-		inst.Args[i] = m
-	}
-	return inst
-}
-
-// asm accumulates hand-assembled code that will run at guest address pc
-// (of the next byte).
-type asm struct {
-	pc  uint64
-	b   []byte
-	err error // the first displacement out of range
-}
-
-func (a *asm) emit(b ...byte) {
-	a.b = append(a.b, b...)
-	a.pc += uint64(len(b))
-}
-
-// ripRel appends op and a disp32 that makes the instruction address target:
-// a RIP-relative operand or a rel32 branch, both relative to the end of the
-// instruction. It returns the offset of the displacement in a.b.
-func (a *asm) ripRel(target uint64, op ...byte) int {
-	a.emit(op...)
-	d := int64(target - (a.pc + 4))
-	if d != int64(int32(d)) && a.err == nil {
-		a.err = fmt.Errorf("%#x is beyond the reach of a disp32 at %#x", target, a.pc)
-	}
-	a.emit(binary.LittleEndian.AppendUint32(nil, uint32(d))...)
-	return len(a.b) - 4
 }

@@ -230,8 +230,19 @@ func (p *replayer) crewItems(v int, e *replaylog.Event, own *item, out map[int][
 	return nil
 }
 
-// crewPos numbers a log position of vCPU v in crew's sequence.
+// crewPos numbers a log position of vCPU v in crew's sequence and, for a
+// state position, remembers it so that crew's positions map back to it.
+// Only the dispatcher calls it (the map is its own); the vCPUs use seqPos.
 func (p *replayer) crewPos(v int, at replaylog.Position) (crew.Pos, error) {
+	pos, err := seqPos(v, at)
+	if err == nil && at.Kind == replaylog.PosState && p.crew != nil {
+		p.crew.states[v][pos] = at
+	}
+	return pos, err
+}
+
+// seqPos numbers a log position of vCPU v in crew's sequence.
+func seqPos(v int, at replaylog.Position) (crew.Pos, error) {
 	if at.Exits >= 1<<(64-seqBits) {
 		return 0, fmt.Errorf("vCPU %d: exit count %d out of range", v, at.Exits)
 	}
@@ -242,11 +253,7 @@ func (p *replayer) crewPos(v int, at replaylog.Position) (crew.Pos, error) {
 	if at.Seq < 1 || at.Seq >= 1<<seqBits {
 		return 0, fmt.Errorf("vCPU %d: state position %s: sequence number out of range", v, at)
 	}
-	pos := exitCrewPos(at.Exits) | crew.Pos(at.Seq)
-	if p.crew != nil {
-		p.crew.states[v][pos] = at
-	}
-	return pos, nil
+	return exitCrewPos(at.Exits) | crew.Pos(at.Seq), nil
 }
 
 func (p *replayer) position(v int, pos crew.Pos) replaylog.Position {
@@ -267,6 +274,10 @@ func (p *replayer) wait(c *vcpu, why string, ready func() bool, starving bool) e
 	p.blocked++
 	p.waitWhy[c.id], p.ready[c.id] = why, ready
 	defer func() { p.blocked--; p.waitWhy[c.id], p.ready[c.id] = "", nil }()
+	// One broadcast, so that the others see c blocked and can tell a
+	// deadlock; broadcasting on every wake-up would make the waiters wake
+	// each other for ever and starve the vCPUs that run.
+	p.cond.Broadcast()
 	for !ready() {
 		if p.err != nil {
 			return p.err
@@ -281,7 +292,6 @@ func (p *replayer) wait(c *vcpu, why string, ready func() bool, starving bool) e
 			p.fail(c.divergence(p.read, "replay deadlocked: %s", strings.Join(b, "; ")))
 			return p.err
 		}
-		p.cond.Broadcast()
 		p.cond.Wait()
 	}
 	return nil
@@ -376,7 +386,7 @@ func (m *Machine) expect(c *vcpu, k replaylog.Kind, what string) (*item, error) 
 	p.pop(c)
 	for _, w := range it.waits {
 		v := int(w.VCPU)
-		pos, _ := p.crewPos(v, w.Pos)
+		pos, _ := seqPos(v, w.Pos)
 		if err := p.wait(c, fmt.Sprintf("vCPU %d to reach %s (event %d)", v, w.Pos, it.idx),
 			func() bool { return p.progress[v] >= pos }, false); err != nil {
 			return nil, err
@@ -446,31 +456,4 @@ func (m *Machine) park(c *vcpu) error {
 		m.finish(status, nil)
 	}
 	return errParked
-}
-
-// replayFault serves a CREW fault of c on replay: the log must have the
-// same transitions at this exit; each waits for its orderings.
-func (m *Machine) replayFault(c *vcpu) error {
-	regs, err := c.kvm.regs()
-	if err != nil {
-		return c.guestError("read registers after a protection fault: %v", err)
-	}
-	ws, err := m.crew.wanted(c, m.mem.Host(), regs)
-	if err != nil {
-		return c.guestError("KVM_RUN failed with EFAULT: %v", err)
-	}
-	for _, w := range ws {
-		what := fmt.Sprintf("a %s of page %d", w.kind, w.page)
-		it, err := m.expect(c, replaylog.KindCREW, what)
-		if err != nil {
-			return err
-		}
-		if it.page != w.page || crewKind(it.ev.Access) != w.kind {
-			return c.divergence(it.idx, "the guest faulted on %s, but the log has %s", what, it.ev.String())
-		}
-		if err := m.crew.setRights(c, it.page, it.rights); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -6,21 +6,23 @@ import (
 
 	"github.com/bobuhiro11/gokvm/kvm"
 	"github.com/crewvm/crewvm/replaylog"
-	"golang.org/x/arch/x86/x86asm"
 	"golang.org/x/sys/unix"
 )
 
 // Seeking a state position on replay (DESIGN.md section 4). Hardware
 // breakpoints never fire under PVM (crew/HOSTFACTS.md), so the stop is
-// a patch in a private copy-on-write copy of the code page in the vCPU's
-// own mapping. Where the instruction at the recorded RIP is long enough,
-// the patch jumps to a matcher (matcher.go) that compares the registers
-// natively in the guest and traps only on a full match, so a loop runs at
-// full speed until the recorded iteration. Otherwise an int3 traps at
-// every pass and the VMM compares, single-stepping over the instruction,
-// which is also exact inside REP string instructions.
+// a patch in private copy-on-write copies of the code pages in the
+// vCPU's own mapping. Where the instructions at the recorded RIP can be
+// relocated, the patch is a jmp over a window of them to a matcher
+// (matcher.go) that compares the registers natively in the guest and
+// traps only on a full match, so a loop runs at nearly full speed until
+// the recorded iteration; inside a REP string instruction the VMM then
+// runs the missing iterations natively (matcher_rep.go, matcher_rep_seek.go).
+// Where no window can be patched, an int3 traps at every pass and the VMM
+// compares: a REP string instruction's iterations then run in a copy,
+// two exits an arrival; any other instruction is single-stepped.
 
-// matcherSlot is the memory slot of a vCPU's matcher page.
+// matcherSlot is the memory slot of a vCPU's trampoline region.
 const matcherSlot = 1
 
 // rflagsIgnored are RFLAGS bits that a kick or a step may leave
@@ -30,113 +32,224 @@ const rflagsIgnored = 1<<8 | 1<<16
 // breakpoint is an installed stop at a recorded RIP in one vCPU's view.
 type breakpoint struct {
 	c      *vcpu
-	page   uint64 // guest address of the patched code page
-	orig   []byte // the bytes the patch replaced, at rip
+	pages  []uint64 // guest addresses of the code pages the patch covers
+	orig   []byte   // the bytes the patch replaced, at rip
 	rip    uint64
-	hitRIP uint64 // RIP after the trap of a hit
-	resume uint64 // where a false hit goes on; 0 for int3
+	hitRIP uint64   // RIP after the trap of a hit
+	mt     *matcher // nil for a plain int3
+}
+
+// seeker is one vCPU's way to one state position.
+type seeker struct {
+	m    *Machine
+	c    *vcpu
+	want *replaylog.Position
+	idx  uint64 // the log event that names the position
+	bp   *breakpoint
+	// exits counts the times the vCPU left the guest: the seek's cost.
+	exits int
 }
 
 // seek runs c from its current exit to the state position want, logged
 // at event idx.
 func (m *Machine) seek(c *vcpu, want *replaylog.Position, idx uint64) error {
+	_, err := m.seekExits(c, want, idx)
+	return err
+}
+
+// seekExits is seek, also returning how many times c left the guest on
+// the way.
+func (m *Machine) seekExits(c *vcpu, want *replaylog.Position, idx uint64) (int, error) {
 	r, err := c.kvm.regs()
 	if err != nil {
-		return fmt.Errorf("vCPU %d: read registers: %w", c.id, err)
+		return 0, fmt.Errorf("vCPU %d: read registers: %w", c.id, err)
 	}
 	if m.atState(c, r, want) {
-		return nil
+		return 0, nil
 	}
-	bp, err := m.insertBreakpoint(c, &want.Regs)
+	from := toLogRegs(r)
+	bp, err := m.insertBreakpoint(c, &want.Regs, &from)
 	if err != nil {
-		return c.divergence(idx, "cannot stop at the recorded state position %s: %v", want, err)
+		return 0, c.divergence(idx, "cannot stop at the recorded state position %s: %v", want, err)
 	}
-	defer bp.remove(m)
+	s := &seeker{m: m, c: c, want: want, idx: idx, bp: bp}
+	err = s.run(r)
+	if rerr := bp.remove(m); err == nil {
+		err = rerr
+	}
+	return s.exits, err
+}
+
+// run lets the vCPU, with registers r, go until it is at the position.
+func (s *seeker) run(r *kvm.Regs) error {
+	c, bp := s.c, s.bp
+	if to, ok := bp.mt.relocated(bp.rip, r.RIP); ok {
+		// Stopped inside the window: go on in its relocated copy.
+		r.RIP = to
+		if err := c.kvm.setRegs(r); err != nil {
+			return fmt.Errorf("vCPU %d: enter the relocated window: %w", c.id, err)
+		}
+	} else if bp.inWindow(r.RIP) {
+		if done, err := s.stepOriginal(r); done || err != nil {
+			return err
+		}
+	}
 	for {
-		errno := c.kvm.runErrno()
-		if m.stopping.Load() {
-			return errStopping
-		}
-		if errno == unix.EINTR || errno == unix.EAGAIN {
-			c.kvm.run.ImmediateExit = 0
-			continue
-		}
-		vector := -1
-		if errno == 0 && c.kvm.run.ExitReason == exitShutdown {
-			vector = c.kvm.exception()
-		}
-		if vector != 3 {
-			return c.divergence(idx, "the vCPU left the guest (%s) before reaching the recorded state position %s",
-				describeExit(errno, c.kvm.run.ExitReason, vector), want)
+		if err := s.enter(3); err != nil {
+			return err
 		}
 		r, err := c.kvm.regs()
 		if err != nil {
 			return fmt.Errorf("vCPU %d: read registers at a breakpoint: %w", c.id, err)
 		}
-		if r.RIP != bp.hitRIP {
-			return c.divergence(idx, "the guest executed an int3 of its own at %#x while seeking %s", r.RIP-1, want)
+		var done bool
+		switch to, into := bp.mt.redirect(bp.rip, r.RIP); {
+		case r.RIP == bp.hitRIP && bp.mt == nil:
+			r.RIP = bp.rip
+			done, err = s.stepThrough(r)
+		case r.RIP == bp.hitRIP && bp.mt.Rep != nil:
+			done, err = s.repHit(r)
+		case r.RIP == bp.hitRIP:
+			done, err = s.hit(r)
+		case into:
+			// A branch into the window: one exit per such branch.
+			r.RIP = to
+			err = c.kvm.setRegs(r)
+		case bp.mt != nil && bp.inWindow(r.RIP-1):
+			// A branch into the window where the decode saw no
+			// instruction start (past an unconditional jmp).
+			r.RIP--
+			done, err = s.stepOriginal(r)
+		default:
+			return c.divergence(s.idx, "the guest executed an int3 of its own at %#x while seeking %s", r.RIP-1, s.want)
 		}
-		r.RIP = bp.rip
-		if bp.resume != 0 {
-			if m.atState(c, r, want) {
-				return c.kvm.setRegs(r)
-			}
-			r.RIP = bp.resume
-			if err := c.kvm.setRegs(r); err != nil {
-				return fmt.Errorf("vCPU %d: resume after a false match: %w", c.id, err)
-			}
-			continue
-		}
-		done, err := m.stepThrough(c, bp, r, want, idx)
 		if done || err != nil {
 			return err
 		}
 	}
 }
 
-// stepThrough compares and single-steps c while it stays at bp's RIP (a
-// REP string instruction stays there once per iteration), then re-arms
-// the int3. It reports whether c reached want.
-func (m *Machine) stepThrough(c *vcpu, bp *breakpoint, r *kvm.Regs, want *replaylog.Position, idx uint64) (bool, error) {
+// enter runs the vCPU until it leaves the guest, and wants that to be
+// the exception vector (3: an int3, 1: a single-step).
+func (s *seeker) enter(vector int) error {
+	c := s.c
+	for {
+		errno := c.kvm.runErrno()
+		if s.m.stopping.Load() {
+			return errStopping
+		}
+		if errno == unix.EINTR || errno == unix.EAGAIN {
+			// A signal, not the guest: the run is over or it goes on.
+			c.kvm.run.ImmediateExit = 0
+			continue
+		}
+		s.exits++
+		got := -1
+		if errno == 0 && c.kvm.run.ExitReason == exitShutdown {
+			got = c.kvm.exception()
+		}
+		if got != vector {
+			return c.divergence(s.idx, "the vCPU left the guest (%s) before reaching the recorded state position %s",
+				describeExit(errno, c.kvm.run.ExitReason, got), s.want)
+		}
+		return nil
+	}
+}
+
+// hit handles a full match of the matcher, registers r with RIP back on
+// the position: the VMM's own comparison (RIP, all flags, memory)
+// decides, and a false hit goes on in the relocated window.
+func (s *seeker) hit(r *kvm.Regs) (bool, error) {
+	r.RIP = s.bp.rip
+	if s.atState(r) {
+		return true, s.c.kvm.setRegs(r)
+	}
+	r.RIP = s.bp.mt.ResumeRIP
+	if err := s.c.kvm.setRegs(r); err != nil {
+		return false, fmt.Errorf("vCPU %d: resume after a false match: %w", s.c.id, err)
+	}
+	return false, nil
+}
+
+// stepThrough compares and single-steps the vCPU, with registers r, while
+// it stays at the int3's RIP (a REP string instruction stays there once
+// per iteration), then re-arms the int3. It reports whether the vCPU
+// reached the position.
+func (s *seeker) stepThrough(r *kvm.Regs) (bool, error) {
+	c, bp := s.c, s.bp
 	view := c.kvm.ram[bp.rip : bp.rip+1]
 	view[0] = bp.orig[0]
 	defer func() { view[0] = 0xcc }()
 	for r.RIP == bp.rip {
-		if m.atState(c, r, want) {
+		if s.atState(r) {
 			return true, c.kvm.setRegs(r)
 		}
-		if err := c.kvm.setRegs(r); err != nil {
-			return false, err
-		}
-		if err := c.kvm.setGuestDebug(guestDebugEnable|guestDebugSingleStep, [8]uint64{}); err != nil {
-			return false, err
-		}
-		errno := c.kvm.runErrno()
-		for errno == unix.EINTR || errno == unix.EAGAIN {
-			// A signal, not the step: the run is over or it goes on.
-			if m.stopping.Load() {
-				return false, errStopping
-			}
-			c.kvm.run.ImmediateExit = 0
-			errno = c.kvm.runErrno()
-		}
-		if err := c.kvm.setGuestDebug(0, [8]uint64{}); err != nil {
-			return false, err
-		}
-		vector := -1
-		if errno == 0 && c.kvm.run.ExitReason == exitShutdown {
-			vector = c.kvm.exception()
-		}
-		if vector != 1 {
-			return false, c.divergence(idx, "the vCPU left the guest (%s) before reaching the recorded state position %s",
-				describeExit(errno, c.kvm.run.ExitReason, vector), want)
-		}
 		var err error
-		if r, err = c.kvm.regs(); err != nil {
+		if r, err = s.step(r); err != nil {
 			return false, err
 		}
 	}
 	return false, nil
+}
+
+// step single-steps the vCPU from registers r and returns the registers
+// after the instruction (or REP iteration).
+func (s *seeker) step(r *kvm.Regs) (*kvm.Regs, error) {
+	c := s.c
+	if err := c.kvm.setRegs(r); err != nil {
+		return nil, fmt.Errorf("vCPU %d: set registers to step: %w", c.id, err)
+	}
+	if err := c.kvm.setGuestDebug(guestDebugEnable|guestDebugSingleStep, [8]uint64{}); err != nil {
+		return nil, fmt.Errorf("vCPU %d: single-step: %w", c.id, err)
+	}
+	err := s.enter(1)
+	if derr := c.kvm.setGuestDebug(0, [8]uint64{}); err == nil && derr != nil {
+		err = fmt.Errorf("vCPU %d: end single-stepping: %w", c.id, derr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r, err = c.kvm.regs()
+	if err != nil {
+		return nil, fmt.Errorf("vCPU %d: read registers after a step: %w", c.id, err)
+	}
+	return r, nil
+}
+
+// inWindow says whether addr is inside the patch but not at its start.
+func (bp *breakpoint) inWindow(addr uint64) bool {
+	return addr > bp.rip && addr < bp.rip+uint64(len(bp.orig))
+}
+
+// stepOriginal single-steps the vCPU, with registers r inside the
+// window, through the original instructions, the patch lifted, until it
+// leaves the window or comes to its start, the position's RIP. It reports
+// whether the vCPU reached the position.
+func (s *seeker) stepOriginal(r *kvm.Regs) (bool, error) {
+	c, bp := s.c, s.bp
+	patched := c.kvm.ram[bp.rip : bp.rip+uint64(len(bp.orig))]
+	patch := append([]byte(nil), patched...)
+	copy(patched, bp.orig)
+	defer copy(patched, patch)
+	for bp.inWindow(r.RIP) {
+		var err error
+		if r, err = s.step(r); err != nil {
+			return false, err
+		}
+	}
+	if r.RIP == bp.rip && s.atState(r) {
+		return true, c.kvm.setRegs(r)
+	}
+	return false, c.kvm.setRegs(r)
+}
+
+// atState says whether the vCPU, with registers r, is at the position,
+// its stores into the private code pages included.
+func (s *seeker) atState(r *kvm.Regs) bool {
+	if s.m.crew != nil {
+		s.bp.writeBack(s.m)
+	}
+	return s.m.atState(s.c, r, s.want)
 }
 
 // atState says whether c, with registers r, is at the state position.
@@ -151,106 +264,119 @@ func (m *Machine) atState(c *vcpu, r *kvm.Regs, want *replaylog.Position) bool {
 	return m.crew == nil || m.crew.ownedHash(c, m.mem.Host()) == want.MemHash
 }
 
-// insertBreakpoint patches a private copy of the code page at want.RIP in
-// c's view: a jump to a matcher where possible, an int3 otherwise.
-func (m *Machine) insertBreakpoint(c *vcpu, want *replaylog.Regs) (*breakpoint, error) {
-	rip := want.RIP
-	if rip >= uint64(len(c.kvm.ram)) {
+// insertBreakpoint patches private copies of the code pages at want.RIP in
+// c's view, c's registers being from: a jump to a matcher where possible,
+// an int3 otherwise.
+func (m *Machine) insertBreakpoint(c *vcpu, want, from *replaylog.Regs) (*breakpoint, error) {
+	rip, ram := want.RIP, m.mem.Host()
+	if rip >= uint64(len(ram)) {
 		return nil, fmt.Errorf("rip %#x is outside RAM", rip)
 	}
-	page := rip &^ (pageSize - 1)
-	code := append([]byte(nil), m.mem.Host()[rip:min(rip+16, uint64(len(c.kvm.ram)))]...)
-	bp := &breakpoint{c: c, page: page, rip: rip, hitRIP: rip + 1}
+	code := append([]byte(nil), ram[rip:min(rip+tailFetch, uint64(len(ram)))]...)
+	bp := &breakpoint{c: c, rip: rip, hitRIP: rip + 1}
 	patch := []byte{0xcc}
-	if base, ok := m.matcherBase(); ok && !repString(code) && matchable(code, rip) == nil {
-		if mt, err := buildMatcher(code, want, base); err == nil && rip+uint64(len(mt.Patch)) <= page+pageSize {
-			if err := c.matcherPage(base, mt.Page); err == nil {
-				patch, bp.hitRIP, bp.resume = mt.Patch, mt.HitRIP+1, mt.ResumeRIP
-			}
+	if base, ok := m.matcherBase(); ok {
+		mt, err := buildMatcherFrom(code, want, from, base)
+		if err != nil {
+			mt, err = buildRepStub(code, want, base)
+		}
+		if err == nil && c.installMatcher(base, mt) == nil {
+			patch, bp.hitRIP, bp.mt = mt.Patch, mt.HitRIP+1, mt
 		}
 	}
-	if _, err := unix.MmapPtr(m.mem.fd, int64(page), unsafe.Pointer(&c.kvm.ram[page]), pageSize,
-		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
-		return nil, fmt.Errorf("private copy of code page %#x: %w", page, err)
+	for page := rip &^ (pageSize - 1); page < rip+uint64(len(patch)); page += pageSize {
+		if _, err := unix.MmapPtr(m.mem.fd, int64(page), unsafe.Pointer(&c.kvm.ram[page]), pageSize,
+			unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
+			err = fmt.Errorf("private copy of code page %#x: %w", page, err)
+			if rerr := bp.remove(m); rerr != nil {
+				err = fmt.Errorf("%w; %w", err, rerr)
+			}
+			return nil, err
+		}
+		bp.pages = append(bp.pages, page)
 	}
 	bp.orig = append([]byte(nil), c.kvm.ram[rip:rip+uint64(len(patch))]...)
 	copy(c.kvm.ram[rip:], patch)
 	return bp, nil
 }
 
-// remove restores the shared mapping of the code page with c's rights,
-// first writing back what c itself stored into the private copy when it
-// owns the page.
+// writeBack copies what c stored into the private copies of the pages it
+// may write back to the shared RAM, with the patch's bytes as they were.
+func (bp *breakpoint) writeBack(m *Machine) {
+	c, host := bp.c, m.mem.Host()
+	for _, page := range bp.pages {
+		if bp.rights(m, page)&unix.PROT_WRITE == 0 {
+			continue
+		}
+		copy(host[page:page+pageSize], c.kvm.ram[page:page+pageSize])
+		lo, hi := max(page, bp.rip), min(page+pageSize, bp.rip+uint64(len(bp.orig)))
+		copy(host[lo:hi], bp.orig[lo-bp.rip:])
+	}
+}
+
+// rights are c's host protections on page.
+func (bp *breakpoint) rights(m *Machine, page uint64) int {
+	if m.crew == nil {
+		return unix.PROT_READ | unix.PROT_WRITE
+	}
+	return hostProt(bp.c.rights[page/m.crew.gran])
+}
+
+// remove restores the shared mapping of the code pages with c's rights,
+// first writing back what c itself stored into the private copies of the
+// pages it may write.
 func (bp *breakpoint) remove(m *Machine) error {
 	c := bp.c
-	copy(c.kvm.ram[bp.rip:], bp.orig)
-	rights := unix.PROT_READ | unix.PROT_WRITE
-	if m.crew != nil {
-		rights = hostProt(c.rights[bp.page/m.crew.gran])
+	if bp.orig != nil {
+		copy(c.kvm.ram[bp.rip:], bp.orig)
 	}
-	if rights&unix.PROT_WRITE != 0 {
-		copy(m.mem.Host()[bp.page:bp.page+pageSize], c.kvm.ram[bp.page:bp.page+pageSize])
+	bp.writeBack(m)
+	for _, page := range bp.pages {
+		if _, err := unix.MmapPtr(m.mem.fd, int64(page), unsafe.Pointer(&c.kvm.ram[page]), pageSize,
+			bp.rights(m, page), unix.MAP_SHARED|unix.MAP_FIXED); err != nil {
+			return fmt.Errorf("vCPU %d: restore code page %#x: %w", c.id, page, err)
+		}
 	}
-	if _, err := unix.MmapPtr(m.mem.fd, int64(bp.page), unsafe.Pointer(&c.kvm.ram[bp.page]), pageSize,
-		rights, unix.MAP_SHARED|unix.MAP_FIXED); err != nil {
-		return fmt.Errorf("vCPU %d: restore code page %#x: %w", c.id, bp.page, err)
-	}
+	bp.pages = nil
 	return nil
 }
 
-// matcherBase is the guest address of the matcher page: just above RAM,
-// inside the identity map and near the code.
+// matcherBase is the guest address of the trampoline region: just above
+// RAM, inside the identity map and near the code.
 func (m *Machine) matcherBase() (uint64, bool) {
 	base := (m.cfg.MemSize + 2<<20 - 1) &^ (2<<20 - 1)
-	return base, base+pageSize <= maxMemory
+	return base, base+matcherRegionSize <= maxMemory
 }
 
-// matcherPage puts page at guest address base in c's VM only.
-func (c *vcpu) matcherPage(base uint64, page []byte) error {
+// installMatcher puts mt into c's trampoline region at guest address
+// base, in c's VM only, creating the region on first use: sparse
+// anonymous memory, of which only the pages written take up room.
+func (c *vcpu) installMatcher(base uint64, mt *matcher) error {
 	if c.matcher == nil {
-		b, err := unix.Mmap(-1, 0, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		b, err := unix.Mmap(-1, 0, matcherRegionSize, unix.PROT_READ|unix.PROT_WRITE,
+			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 		if err != nil {
-			return fmt.Errorf("matcher page: %w", err)
+			return fmt.Errorf("trampoline region: %w", err)
 		}
-		r := &kvm.UserspaceMemoryRegion{Slot: matcherSlot, GuestPhysAddr: base, MemorySize: pageSize,
+		r := &kvm.UserspaceMemoryRegion{Slot: matcherSlot, GuestPhysAddr: base, MemorySize: matcherRegionSize,
 			UserspaceAddr: uint64(uintptr(unsafe.Pointer(&b[0])))}
 		if err := kvm.SetUserMemoryRegion(c.kvm.vm.Fd(), r); err != nil {
 			unix.Munmap(b)
-			return fmt.Errorf("matcher slot at %#x: %w", base, err)
+			return fmt.Errorf("trampoline slot at %#x: %w", base, err)
 		}
 		c.matcher = b
 	}
-	copy(c.matcher, page)
-	return nil
-}
-
-// repString reports a REP-prefixed string instruction, whose iterations
-// share one RIP: only stepping stops between them. (F2 and F3 are also
-// the mandatory prefixes of SSE instructions, so the opcode decides.)
-func repString(code []byte) bool {
-	inst, err := x86asm.Decode(code, 64)
-	if err != nil || !isString(inst) {
-		return false
-	}
-	for _, p := range inst.Prefix {
-		if p&0xff == x86asm.PrefixREP || p&0xff == x86asm.PrefixREPN {
-			return true
+	put := func(addr uint64, b []byte) error {
+		if addr < base || addr-base+uint64(len(b)) > uint64(len(c.matcher)) {
+			return fmt.Errorf("trampoline part %#x+%d is outside the region at %#x", addr, len(b), base)
 		}
+		copy(c.matcher[addr-base:], b)
+		return nil
 	}
-	return false
-}
-
-// isString: MOVSD and CMPSD are also SSE instructions, told apart by
-// their register operands.
-func isString(inst x86asm.Inst) bool {
-	switch inst.Op {
-	case x86asm.MOVSB, x86asm.MOVSW, x86asm.MOVSD, x86asm.MOVSQ, x86asm.STOSB, x86asm.STOSW, x86asm.STOSD,
-		x86asm.STOSQ, x86asm.LODSB, x86asm.LODSW, x86asm.LODSD, x86asm.LODSQ, x86asm.SCASB, x86asm.SCASW,
-		x86asm.SCASD, x86asm.SCASQ, x86asm.CMPSB, x86asm.CMPSW, x86asm.CMPSD, x86asm.CMPSQ,
-		x86asm.INSB, x86asm.INSW, x86asm.INSD, x86asm.OUTSB, x86asm.OUTSW, x86asm.OUTSD:
-		return inst.Args[0] == nil || isMem(inst.Args[0])
+	if err := put(mt.DataAddr, mt.Data); err != nil {
+		return err
 	}
-	return false
+	return put(mt.Entry, mt.Code)
 }
 
 // exception is the vector of the exception behind a shutdown exit.

@@ -13,11 +13,14 @@ func (c *vcpu) heldOut() bool {
 }
 
 // settle single-steps a kicked vCPU to an instruction where replay can
-// seek it at native speed (one the matcher can patch, see seek.go), so
-// that the state position it is about to be named by is cheap to find
-// again. A step that exits for a reason of its own (a fault, a trapped
-// instruction) ends it at that exit instead, which is better still; settle
-// returns the errno of that exit, or EINTR for a stop between exits.
+// seek it at native speed (one the matcher can patch, with the
+// instructions after it, or a REP string instruction: seekable in
+// matcher_rep.go), so that the state position it is about to be named by
+// is cheap to find again. A
+// step that exits for a reason of its own (a fault, a trapped
+// instruction) ends it at that exit instead, which is better still;
+// settle returns the errno of that exit, or EINTR for a stop between
+// exits.
 func (m *Machine) settle(c *vcpu) unix.Errno {
 	c.kvm.run.ImmediateExit = 0
 	ram := m.mem.Host()
@@ -26,8 +29,7 @@ func (m *Machine) settle(c *vcpu) unix.Errno {
 		if err != nil || r.RIP >= uint64(len(ram)) {
 			break
 		}
-		code := ram[r.RIP:min(r.RIP+16, uint64(len(ram)))]
-		if !repString(code) && matchable(code, r.RIP) == nil {
+		if seekable(ram[r.RIP:min(r.RIP+windowFetch, uint64(len(ram)))], r.RIP) == nil {
 			break
 		}
 		if c.kvm.setGuestDebug(guestDebugEnable|guestDebugSingleStep, [8]uint64{}) != nil {

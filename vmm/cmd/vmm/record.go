@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -62,6 +63,10 @@ func cmdRecord(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vmm record: %d CREW transitions, %d constraints logged (%d implied, not logged), "+
 			"%d holders reached an exit within the deadline, %d kicked\n",
 			s.Transitions, s.Constraints, s.Elided, s.Deferred, s.Kicks)
+		if s.Approximate+s.Fallbacks > 0 {
+			fmt.Fprintf(stderr, "vmm record: %d faults on instructions decoded only approximately, %d faults no footprint explained (served by granting every page)\n",
+				s.Approximate, s.Fallbacks)
+		}
 	}
 	return res.Status
 }
@@ -92,7 +97,9 @@ func record(cfg vmm.Config, guestPath, path string, warn io.Writer) (res *vmm.Re
 	if err := m.RecordTo(w); err != nil {
 		return nil, err
 	}
-	if sites := m.Untrappable(); len(sites) > 0 {
+	// The built-in guest knows its host (its cpuid and adv-rdtsc workloads
+	// say what they see); another guest is warned about.
+	if sites := m.Untrappable(); len(sites) > 0 && guestPath != "builtin" {
 		fmt.Fprintf(warn, "vmm record: warning: this host cannot trap %d instruction(s) of the guest, whose results the recording will not hold: %s\n",
 			len(sites), summarizeSites(sites))
 	}
@@ -164,7 +171,13 @@ func replay(path, guestPath string, timeout time.Duration, console io.Writer) (*
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
-	return m.Run(ctx)
+	res, err := m.Run(ctx)
+	var div *vmm.DivergenceError
+	if sites := m.Untrappable(); errors.As(err, &div) && len(sites) > 0 && h.Guest != "builtin" {
+		err = fmt.Errorf("%w (this host cannot trap %s in the guest image, whose results the recording does not hold; a guest that uses them cannot replay)",
+			err, summarizeSites(sites))
+	}
+	return res, err
 }
 
 // summarizeSites names the first few sites of a warning.

@@ -1,0 +1,537 @@
+package vmm
+
+// End-to-end tests of seeking state positions on real KVM: a one-vCPU
+// probe guest (crewprobe_test.go) runs hand-assembled loops from
+// probeCode; the position is the state a real execution reaches, made by
+// single-stepping from an equivalent start, and the seek must stop there
+// from the loop's beginning with a handful of exits, however many
+// iterations separate them.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/bobuhiro11/gokvm/kvm"
+	"github.com/crewvm/crewvm/replaylog"
+	"golang.org/x/sys/unix"
+)
+
+// Buffers of the REP tests, 4 pages each.
+const (
+	seekSrc    = 0x400000
+	seekDst    = 0x500000
+	seekBufLen = 0x4000
+	seekWord   = probeA + 0x100 // the loops' memory word
+)
+
+// seekProbe is a probe vCPU running one snippet.
+type seekProbe struct {
+	*probe
+	c    *vcpu
+	code []byte
+}
+
+func newSeekProbe(t *testing.T, code []byte) *seekProbe {
+	t.Helper()
+	lockThread(t)
+	p := newProbe(t, 1)
+	p.load(probeCode, code)
+	return &seekProbe{probe: p, c: p.m.cpus[0], code: code}
+}
+
+// regsAt is the vCPU's registers at probeCode+off, changed by set.
+func (p *seekProbe) regsAt(off uint64, set func(r *kvm.Regs)) *kvm.Regs {
+	p.t.Helper()
+	r := p.regs(0)
+	r.RIP = probeCode + off
+	r.RFLAGS &^= rflagsArith | rflagsDF | rflagsIgnored
+	if set != nil {
+		set(r)
+	}
+	return r
+}
+
+// stepped runs n single steps from r (one per REP iteration) and returns
+// the registers they lead to: a real state of the snippet.
+func (p *seekProbe) stepped(r *kvm.Regs, n int) *kvm.Regs {
+	p.t.Helper()
+	p.setRegs(0, r)
+	v := p.vcpu(0)
+	for i := range n {
+		if err := v.setGuestDebug(guestDebugEnable|guestDebugSingleStep, [8]uint64{}); err != nil {
+			p.t.Fatal(err)
+		}
+		if o := p.run(0); o.reason != exitShutdown || o.vector != 1 {
+			p.t.Fatalf("step %d: %v", i, o)
+		}
+	}
+	if err := v.setGuestDebug(0, [8]uint64{}); err != nil {
+		p.t.Fatal(err)
+	}
+	return p.regs(0)
+}
+
+// seekFrom puts the vCPU at start and seeks want; it returns the exits
+// the seek took, and checks that the vCPU stands at want with the
+// snippet's code intact in its view.
+func (p *seekProbe) seekFrom(start, want *kvm.Regs) int {
+	p.t.Helper()
+	p.setRegs(0, start)
+	pos := &replaylog.Position{Kind: replaylog.PosState, Regs: toLogRegs(want), Seq: 1}
+	t0 := time.Now()
+	exits, err := p.m.seekExits(p.c, pos, 0)
+	if err != nil {
+		p.t.Fatalf("seek %s: %v", pos, err)
+	}
+	took := time.Since(t0)
+	got, w := toLogRegs(p.regs(0)), pos.Regs
+	got.RFLAGS &^= rflagsIgnored
+	w.RFLAGS &^= rflagsIgnored
+	if got != w {
+		p.t.Fatalf("seek stopped at\n%+v\nwant\n%+v", got, w)
+	}
+	view := p.vcpu(0).ram[probeCode : probeCode+uint64(len(p.code))]
+	if !bytes.Equal(view, p.code) || !bytes.Equal(p.m.mem.Host()[probeCode:][:len(p.code)], p.code) {
+		p.t.Fatalf("code after the seek: % x, want % x", view, p.code)
+	}
+	p.t.Logf("seek to RIP +%#x: %d exits, %v", want.RIP-probeCode, exits, took)
+	return exits
+}
+
+// runToMarker lets the vCPU run to its marker out and returns the
+// registers there.
+func (p *seekProbe) runToMarker() *kvm.Regs {
+	p.t.Helper()
+	// The out traps (#GP), or KVM serves it as port I/O, RIP past it.
+	o := p.run(0)
+	if o.errno == 0 && o.reason == exitIO && p.m.mem.Host()[o.rip-1] == 0xef {
+		return p.regs(0)
+	}
+	if !p.atMarker(0, o) {
+		p.t.Fatalf("the snippet did not reach its marker: %v", o)
+	}
+	return p.regs(0)
+}
+
+func wantExits(t *testing.T, got, max int) {
+	t.Helper()
+	if got > max {
+		t.Errorf("%d exits, want at most %d", got, max)
+	}
+}
+
+// TestSeekShortLoop: positions on each instruction of "inc rax; dec rbx;
+// jnz", every one shorter than a jmp rel32, millions of iterations in.
+func TestSeekShortLoop(t *testing.T) {
+	code := []byte{
+		0x48, 0xff, 0xc0, // 0x00: inc rax
+		0x48, 0xff, 0xcb, // 0x03: dec rbx
+		0x75, 0xf8, // 0x06: jnz 0x00
+		0xef,       // 0x08: out (marker)
+		0xeb, 0xfe, // 0x09: jmp $
+	}
+	const n, i = 10_000_000, 6_000_000
+	p := newSeekProbe(t, code)
+	start := p.regsAt(0, func(r *kvm.Regs) { r.RAX, r.RBX = 0, n })
+	// The state at the loop's top after i iterations: rax = i, rbx = n-i,
+	// the flags of the last dec (inc and dec leave CF alone).
+	top := p.stepped(p.regsAt(0, func(r *kvm.Regs) { r.RAX, r.RBX = i-1, n-i+1 }), 3)
+	for k, name := range []string{"inc rax", "dec rbx", "jnz"} {
+		t.Run(name, func(t *testing.T) {
+			p.t = t
+			want := p.stepped(top, k)
+			wantExits(t, p.seekFrom(start, want), 2)
+			if r := p.runToMarker(); r.RAX != n || r.RBX != 0 {
+				t.Errorf("after the seek the loop ends with rax %d rbx %d, want %d 0", r.RAX, r.RBX, n)
+			}
+		})
+	}
+}
+
+// TestSeekTwoInstructionLoop: "dec rbx; jnz" back to itself.
+func TestSeekTwoInstructionLoop(t *testing.T) {
+	code := []byte{
+		0x48, 0xff, 0xcb, // 0x00: dec rbx
+		0x75, 0xfb, // 0x03: jnz 0x00
+		0xef,       // 0x05: out
+		0xeb, 0xfe, // 0x06: jmp $
+	}
+	const n, left = 20_000_000, 7_777_777
+	p := newSeekProbe(t, code)
+	start := p.regsAt(0, func(r *kvm.Regs) { r.RBX = n })
+	top := p.stepped(p.regsAt(0, func(r *kvm.Regs) { r.RBX = left + 1 }), 2)
+	for k, name := range []string{"dec rbx", "jnz"} {
+		t.Run(name, func(t *testing.T) {
+			p.t = t
+			want := p.stepped(top, k)
+			wantExits(t, p.seekFrom(start, want), 2)
+			if r := p.runToMarker(); r.RBX != 0 {
+				t.Errorf("after the seek the loop ends with rbx %d", r.RBX)
+			}
+		})
+	}
+}
+
+// TestSeekBranchIntoWindow: the window at the position (inc rax; dec rbx)
+// is entered in its middle, at dec rbx, first by a jmp from outside it,
+// then by a vCPU that stands there when the seek starts.
+func TestSeekBranchIntoWindow(t *testing.T) {
+	code := []byte{
+		0xeb, 0x03, // 0x00: jmp 0x05, into the window
+		0x48, 0xff, 0xc0, // 0x02: inc rax <- the position
+		0x48, 0xff, 0xcb, // 0x05: dec rbx
+		0x75, 0xf8, // 0x08: jnz 0x02
+		0xef,       // 0x0a: out
+		0xeb, 0xfe, // 0x0b: jmp $
+	}
+	if w, err := decodeWindow(code[2:], probeCode+2); err != nil || !w.pinned()[2] {
+		t.Fatalf("window at inc rax: %v, want displacement byte 2 pinned", err)
+	}
+	const n, m = 5_000_000, 3_000_000 // the m-th arrival at inc rax
+	p := newSeekProbe(t, code)
+	want := p.stepped(p.regsAt(5, func(r *kvm.Regs) { r.RAX, r.RBX = m-1, n-m+1 }), 2)
+	for _, from := range []uint64{0, 5} {
+		start := p.regsAt(from, func(r *kvm.Regs) { r.RAX, r.RBX = 0, n })
+		wantExits(t, p.seekFrom(start, want), 2)
+		if r := p.runToMarker(); r.RAX != n-1 || r.RBX != 0 {
+			t.Errorf("from +%d: after the seek the loop ends with rax %d rbx %d", from, r.RAX, r.RBX)
+		}
+	}
+}
+
+// TestSeekFallbackInt3: where no window can be patched (add rdx, 1 is 4
+// bytes, so an instruction starts in the jmp's top displacement byte),
+// the int3 and single-step path still stops exactly.
+func TestSeekFallbackInt3(t *testing.T) {
+	code := falseshareLoop()
+	const n, i = 2000, 1234
+	p := newSeekProbe(t, code)
+	if err := patchable(code[3:], probeCode+3); err == nil {
+		t.Fatal("add rdx, 1 is patchable")
+	}
+	set := func(rdx uint64) func(r *kvm.Regs) {
+		return func(r *kvm.Regs) { r.RCX, r.RDX, r.RSI = seekWord, rdx, n }
+	}
+	// From the end of iteration i-1 (cmp; jne; mov) to add rdx, 1 in
+	// iteration i, with the flags of the cmp.
+	binary.LittleEndian.PutUint64(p.m.mem.Host()[seekWord:], i)
+	want := p.stepped(p.regsAt(0x0e, set(i)), 3)
+	binary.LittleEndian.PutUint64(p.m.mem.Host()[seekWord:], 0)
+	exits := p.seekFrom(p.regsAt(0, set(0)), want)
+	if exits < i {
+		t.Errorf("%d exits: the int3 path should trap at every pass", exits)
+	}
+}
+
+// falseshareLoop is the falseshare workload's loop: *word += 1 until rdx
+// reaches rsi, with rcx = word.
+func falseshareLoop() []byte {
+	return []byte{
+		0x48, 0x8b, 0x01, // 0x00: mov rax, [rcx]
+		0x48, 0x83, 0xc2, 0x01, // 0x03: add rdx, 1
+		0x48, 0x83, 0xc0, 0x01, // 0x07: add rax, 1
+		0x48, 0x89, 0x01, // 0x0b: mov [rcx], rax
+		0x48, 0x39, 0xf2, // 0x0e: cmp rdx, rsi
+		0x75, 0xed, // 0x11: jne 0x00
+		0xef,       // 0x13: out
+		0xeb, 0xfe, // 0x14: jmp $
+	}
+}
+
+// TestSeekSettledKick is the recorder's path: the vCPU runs the
+// falseshare loop natively, is kicked at an arbitrary instruction,
+// settle steps it to a patchable one, and replay seeks that state from
+// the loop's start with a couple of exits.
+func TestSeekSettledKick(t *testing.T) {
+	p := newSeekProbe(t, falseshareLoop())
+	start := p.regsAt(0, func(r *kvm.Regs) { r.RCX, r.RDX, r.RSI = seekWord, 0, 1<<40 })
+	p.setRegs(0, start)
+	p.c.tid.Store(int32(unix.Gettid()))
+	defer p.c.tid.Store(0)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		p.c.kick()
+	}()
+	t0 := time.Now()
+	if errno := p.c.kvm.runErrno(); errno != unix.EINTR {
+		t.Fatalf("KVM_RUN: %v, want EINTR from the kick", errno)
+	}
+	native := time.Since(t0)
+	kicked := p.regs(0)
+	if errno := p.m.settle(p.c); errno != unix.EINTR {
+		t.Fatalf("settle: %v", errno)
+	}
+	want := p.regs(0)
+	word := p.word(seekWord)
+	code := p.m.mem.Host()[want.RIP:][:windowFetch]
+	if err := patchable(code, want.RIP); err != nil {
+		t.Fatalf("settled at +%#x: %v", want.RIP-probeCode, err)
+	}
+	t.Logf("kicked at +%#x after %d iterations (%v), settled at +%#x", kicked.RIP-probeCode, kicked.RDX, native, want.RIP-probeCode)
+	binary.LittleEndian.PutUint64(p.m.mem.Host()[seekWord:], 0)
+	t0 = time.Now()
+	wantExits(t, p.seekFrom(start, want), 2)
+	t.Logf("seek %v, %.2fx the native run", time.Since(t0), float64(time.Since(t0))/float64(native))
+	if got := p.word(seekWord); got != word {
+		t.Errorf("word %d after the seek, %d when kicked", got, word)
+	}
+}
+
+// repLoop assembles "again: <setup>; <rep>; <next>; jnz again; out;
+// jmp $" and returns it with the offset of the REP instruction.
+func repLoop(setup, rep, next []byte) ([]byte, uint64) {
+	code := append(append([]byte(nil), setup...), rep...)
+	at := uint64(len(setup))
+	code = append(code, next...)
+	code = append(code, 0x75, byte(-(len(code) + 2)), 0xef, 0xeb, 0xfe)
+	return code, at
+}
+
+var (
+	movRDIRSI = []byte{0x48, 0x89, 0xf7}             // mov rdi, rsi
+	movECX    = []byte{0xb9, 0x00, 0x40, 0x00, 0x00} // mov ecx, seekBufLen
+	cmpRBX0   = []byte{0x48, 0x83, 0xfb, 0x00}       // cmp rbx, 0: the flags depend on rbx only
+	decRBX    = []byte{0x48, 0xff, 0xcb}             // dec rbx
+)
+
+// TestSeekRepString: positions in the middle of rep stosb, rep movsb and
+// rep movsq over 4 pages, forwards and backwards, in the third of eight
+// arrivals: the matcher tells arrivals apart natively, then the VMM runs
+// the iterations before the position in one go. Where the REP
+// instruction cannot be patched (rep movsq; cld: an instruction starts 4
+// bytes in), an int3 on it costs two exits an arrival: six here.
+func TestSeekRepString(t *testing.T) {
+	movs := func(count byte) []byte { // mov rsi, r8; mov rdi, r9; mov ecx, count<<8; cmp rbx, 0
+		return append([]byte{0x4c, 0x89, 0xc6, 0x4c, 0x89, 0xcf, 0xb9, 0x00, count, 0, 0}, cmpRBX0...)
+	}
+	stos := append(append(append([]byte(nil), movRDIRSI...), movECX...), cmpRBX0...)
+	cld := []byte{0xfc}
+	for _, c := range []struct {
+		name         string
+		setup, rep   []byte
+		next         []byte // after the REP instruction, before dec rbx
+		df           bool
+		iters, exits int
+	}{
+		{"rep stosb", stos, []byte{0xf3, 0xaa}, nil, false, 10_000, 2},
+		{"rep stosb, DF", stos, []byte{0xf3, 0xaa}, nil, true, 10_000, 2},
+		{"rep stosb, a32", stos, []byte{0x67, 0xf3, 0xaa}, nil, false, 10_000, 2},
+		{"rep movsb", movs(0x40), []byte{0xf3, 0xa4}, nil, false, 10_000, 2},
+		{"rep movsb, DF", movs(0x40), []byte{0xf3, 0xa4}, nil, true, 10_000, 2},
+		{"rep movsq", movs(0x08), []byte{0xf3, 0x48, 0xa5}, nil, false, 1500, 2},
+		{"rep movsq; cld, not patchable", movs(0x08), []byte{0xf3, 0x48, 0xa5}, cld, false, 1500, 6},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, at := repLoop(c.setup, c.rep, append(append([]byte(nil), c.next...), decRBX...))
+			if err := patchable(code[at:], probeCode+at); (err == nil) != (c.next == nil) {
+				t.Fatalf("patchable: %v", err)
+			}
+			p := newSeekProbe(t, code)
+			ram := p.m.mem.Host()
+			for i := range seekBufLen {
+				ram[seekSrc+i] = byte(i*7 + 1)
+			}
+			set := func(rbx uint64) func(r *kvm.Regs) {
+				return func(r *kvm.Regs) {
+					r.RAX, r.RBX = 0x5a, rbx
+					r.RSI, r.R8, r.R9 = seekDst, seekSrc, seekDst
+					if c.df {
+						r.RFLAGS |= rflagsDF
+						r.RSI, r.R8, r.R9 = seekDst+seekBufLen-1, seekSrc+seekBufLen-1, seekDst+seekBufLen-1
+					}
+				}
+			}
+			const arrivals, third = 8, 6 // rbx counts down: the third arrival has rbx 6
+			want := p.stepped(p.regsAt(0, set(third)), setupLen(c.setup)+c.iters)
+			if want.RIP != probeCode+at {
+				t.Fatalf("the position is at +%#x, not on the REP instruction at +%#x", want.RIP-probeCode, at)
+			}
+			clear(ram[seekDst : seekDst+seekBufLen])
+			wantExits(t, p.seekFrom(p.regsAt(0, set(arrivals)), want), c.exits)
+			if r := p.runToMarker(); r.RBX != 0 || r.RCX != 0 {
+				t.Errorf("after the seek the loop ends with rbx %d rcx %d", r.RBX, r.RCX)
+			}
+			if !bytes.Equal(ram[seekDst:seekDst+seekBufLen], want0(ram, c.rep)) {
+				t.Error("the destination differs from what the loop writes")
+			}
+		})
+	}
+}
+
+// want0 is what a REP test loop leaves in the destination: its fill
+// byte for stos, the source for movs.
+func want0(ram, rep []byte) []byte {
+	if rep[len(rep)-1] == 0xaa {
+		return bytes.Repeat([]byte{0x5a}, seekBufLen)
+	}
+	return ram[seekSrc : seekSrc+seekBufLen]
+}
+
+// setupLen counts the instructions of a REP test's setup.
+func setupLen(setup []byte) int {
+	n := 0
+	for off := 0; off < len(setup); n++ {
+		inst, err := decodeRelocatable(setup[off:])
+		if err != nil {
+			panic(err)
+		}
+		off += inst.Len
+	}
+	return n
+}
+
+// TestSeekRepScan: a position in the middle of repne scasb, forwards and
+// backwards, in an arrival whose registers equal those of the two before
+// it: those stop early, on bytes the loop then clears, and the VMM must
+// tell it from the iterations it runs.
+func TestSeekRepScan(t *testing.T) {
+	for _, df := range []bool{false, true} {
+		name := map[bool]string{false: "forwards", true: "backwards"}[df]
+		t.Run(name, func(t *testing.T) {
+			clearFound := []byte{0xc6, 0x47, 0xff, 0x00} // mov byte [rdi-1], 0
+			if df {
+				clearFound = []byte{0xc6, 0x47, 0x01, 0x00} // mov byte [rdi+1], 0
+			}
+			next := append(clearFound, 0x48, 0xff, 0x0a) // dec qword [rdx]
+			code, at := repLoop(append(append([]byte(nil), movRDIRSI...), movECX...), []byte{0xf2, 0xae}, next)
+			p := newSeekProbe(t, code)
+			ram := p.m.mem.Host()
+			found := []uint64{1000, 5000, 12000}
+			byteAt := func(i uint64) uint64 {
+				if df {
+					return seekSrc + seekBufLen - 1 - i
+				}
+				return seekSrc + i
+			}
+			fill := func(from int) {
+				clear(ram[seekSrc : seekSrc+seekBufLen])
+				for _, i := range found[from:] {
+					ram[byteAt(i)] = 0x55
+				}
+				binary.LittleEndian.PutUint64(ram[seekWord:], 100)
+			}
+			set := func(r *kvm.Regs) {
+				r.RAX, r.RDX, r.RSI = 0x55, seekWord, byteAt(0)
+				if df {
+					r.RFLAGS |= rflagsDF
+				}
+			}
+			const iters = 9000 // in the third arrival, past where the first two stop
+			fill(2)
+			want := p.stepped(p.regsAt(0, set), 2+iters)
+			if want.RIP != probeCode+at || want.RCX != seekBufLen-iters {
+				t.Fatalf("the position is at +%#x rcx %d", want.RIP-probeCode, want.RCX)
+			}
+			fill(0)
+			wantExits(t, p.seekFrom(p.regsAt(0, set), want), 6)
+			for _, i := range found[:2] {
+				if ram[byteAt(i)] != 0 {
+					t.Errorf("byte %d not cleared by the arrival that found it", i)
+				}
+			}
+			if ram[byteAt(found[2])] != 0x55 {
+				t.Errorf("byte %d cleared before the position", found[2])
+			}
+		})
+	}
+}
+
+// TestSeekBranchMisaligned: past an unconditional jmp the window's
+// decode can disagree with the code a branch really lands on (here bytes
+// that decode as a mov imm32 hold an inc rax two bytes in). The int3
+// there is no instruction boundary of the window: the VMM single-steps
+// the original instructions out of it, and the seek stays exact.
+func TestSeekBranchMisaligned(t *testing.T) {
+	code := []byte{
+		0x90,       // 0x00: nop <- the position; the window is nop; jmp; "mov"
+		0xeb, 0x05, // 0x01: jmp 0x08
+		0xb8, 0x90, // 0x03: decodes as mov eax, imm32 ...
+		0x48, 0xff, 0xc0, // 0x05: ... but a branch runs inc rax here
+		0x48, 0xff, 0xcb, // 0x08: dec rbx
+		0x74, 0x0a, // 0x0b: jz 0x17
+		0xf6, 0xc3, 0x0f, // 0x0d: test bl, 0x0f
+		0x75, 0xf3, // 0x10: jnz 0x05, into the window
+		0xeb, 0xec, // 0x12: jmp 0x00, every 16th pass
+		0x90, 0x90, 0x90,
+		0xef,       // 0x17: out
+		0xeb, 0xfe, // 0x18: jmp $
+	}
+	if w, err := decodeWindow(code, probeCode); err != nil || len(w.code) != 8 {
+		t.Fatalf("window: %v", err)
+	}
+	const n, m = 320, 10 // the m-th arrival at the nop: rbx = n-16(m-1), rax = 15(m-1)
+	p := newSeekProbe(t, code)
+	want := p.stepped(p.regsAt(8, func(r *kvm.Regs) { r.RAX, r.RBX = 15*(m-1), n-16*(m-1)+1 }), 5)
+	if want.RIP != probeCode {
+		t.Fatalf("the position is at +%#x", want.RIP-probeCode)
+	}
+	exits := p.seekFrom(p.regsAt(0, func(r *kvm.Regs) { r.RAX, r.RBX = 0, n }), want)
+	wantExits(t, exits, 2*15*(m-1)+2)
+	if r := p.runToMarker(); r.RAX != n-n/16 || r.RBX != 0 {
+		t.Errorf("after the seek the loop ends with rax %d rbx %d, want %d 0", r.RAX, r.RBX, n-n/16)
+	}
+}
+
+// TestSeekMatcherMisses runs loops to their end with a matcher installed
+// that never hits, on each instruction in turn: millions of passes
+// through the trampoline must leave every register, the flags and memory
+// as the native run does. It logs what the passes cost. (Not on the
+// loops' jnz: its window takes in the out after the loop, which then
+// traps in the trampoline; a seek would call that a divergence.)
+func TestSeekMatcherMisses(t *testing.T) {
+	const n = 5_000_000
+	for _, tc := range []struct {
+		name    string
+		code    []byte
+		offs    []uint64
+		counter int // the GPR that counts iterations
+		set     func(r *kvm.Regs)
+	}{
+		{"falseshare", falseshareLoop(), []uint64{0, 0x0b, 0x0e}, 2, func(r *kvm.Regs) { r.RCX, r.RDX, r.RSI = seekWord, 0, n }},
+		{"inc; dec; jnz", []byte{0x48, 0xff, 0xc0, 0x48, 0xff, 0xcb, 0x75, 0xf8, 0xef, 0xeb, 0xfe}, []uint64{0, 3}, 0,
+			func(r *kvm.Regs) { r.RAX, r.RBX, r.RCX = 0, n, 12345 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newSeekProbe(t, tc.code)
+			run := func() (*kvm.Regs, uint64, time.Duration) {
+				binary.LittleEndian.PutUint64(p.m.mem.Host()[seekWord:], 0)
+				p.setRegs(0, p.regsAt(0, tc.set))
+				t0 := time.Now()
+				r := p.runToMarker()
+				return r, p.word(seekWord), time.Since(t0)
+			}
+			native, word, took := run()
+			for range 2 {
+				_, _, d := run()
+				took = min(took, d)
+			}
+			for _, off := range tc.offs {
+				// As a seek would have it: the counter differs from
+				// the start; rbx too, so that no pass matches.
+				never := toLogRegs(p.regsAt(off, tc.set))
+				never.GPR[tc.counter] = n / 2
+				never.GPR[3] ^= 1 << 62
+				from := toLogRegs(p.regsAt(0, tc.set))
+				bp, err := p.m.insertBreakpoint(p.c, &never, &from)
+				if err != nil || bp.mt == nil {
+					t.Fatalf("+%#x: no matcher: %v", off, err)
+				}
+				got, gotWord, d := run()
+				for range 2 {
+					_, _, d2 := run()
+					d = min(d, d2)
+				}
+				if err := bp.remove(p.m); err != nil {
+					t.Fatal(err)
+				}
+				g, w := toLogRegs(got), toLogRegs(native)
+				if g != w || gotWord != word {
+					t.Errorf("+%#x: the loop ends at\n%+v word %d\nnatively at\n%+v word %d", off, g, gotWord, w, word)
+				}
+				t.Logf("matcher at +%#x: %v for %d passes, %.2fx the native %v", off, d, n, float64(d)/float64(took), took)
+			}
+		})
+	}
+}
