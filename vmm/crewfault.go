@@ -5,6 +5,7 @@ import (
 
 	"github.com/crewvm/crewvm/crew"
 	"github.com/crewvm/crewvm/replaylog"
+	"github.com/crewvm/crewvm/vmm/x86"
 )
 
 // recordFault serves a CREW fault of c while recording.
@@ -23,11 +24,11 @@ func (m *Machine) recordFault(c *vcpu) error {
 	if err != nil {
 		return c.guestError("KVM_RUN failed with EFAULT: %v", err)
 	}
-	if f.fp.Approximate {
+	if f.fp.Approximate || f.unknown != nil {
 		k.stats.Approximate++
 	}
 	if len(f.wants) == 0 {
-		return m.recordFallback(c, f)
+		return m.recordFallback(c, f, f.cpu)
 	}
 	for _, w := range f.wants {
 		if err := m.recordTransition(c, w); err != nil {
@@ -39,20 +40,19 @@ func (m *Machine) recordFault(c *vcpu) error {
 
 // recordFallback makes progress where the instruction's footprint does
 // not explain its fault (a stale guest TLB entry, an instruction outside
-// the decoder's model): c becomes the exclusive owner of every page it
-// could not write, the other vCPUs held once for all of it. Each grant is
-// an ordinary logged transition, so replay needs nothing special; the
-// pages flow back as the others touch them. Called with k.mu held.
-func (m *Machine) recordFallback(c *vcpu, f *footprint) error {
+// the decoder's model, such as a gather whose vector registers the VMM
+// does not read). It grants in two stages, the other vCPUs held once for
+// all of it: first read rights on every page c cannot read (the others
+// keep theirs); if the instruction faults again unexplained, exclusive
+// write on every page c cannot write, except the guest's paging
+// structures, whose read rights no vCPU may lose. Each grant is an
+// ordinary logged transition, so replay needs nothing special; the pages
+// flow back as the others touch them. Called with k.mu held.
+func (m *Machine) recordFallback(c *vcpu, f *footprint, cpu *x86.CPU) error {
 	k := m.crew
-	var grant []int
-	for p, r := range c.rights {
-		if r != crew.ReadWrite {
-			grant = append(grant, p)
-		}
-	}
+	grant, kind := k.fallbackGrant(c, m.mem.Host(), cpu)
 	if len(grant) == 0 {
-		return c.guestError("KVM_RUN failed with EFAULT although the vCPU may read and write all of RAM: %s", f.describe())
+		return c.guestError("KVM_RUN failed with EFAULT although the vCPU may read all of RAM and write all but its page tables: %s", f.describe())
 	}
 	k.stats.Fallbacks++
 	for _, h := range m.cpus {
@@ -65,11 +65,36 @@ func (m *Machine) recordFallback(c *vcpu, f *footprint) error {
 		defer h.release()
 	}
 	for _, p := range grant {
-		if err := m.recordTransition(c, want{page: p, kind: crew.Write}); err != nil {
+		if err := m.recordTransition(c, want{page: p, kind: kind}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// fallbackGrant is what the next stage of recordFallback grants c.
+func (k *crewCtl) fallbackGrant(c *vcpu, ram []byte, cpu *x86.CPU) ([]int, crew.Kind) {
+	var grant []int
+	for p, r := range c.rights {
+		if r == crew.None {
+			grant = append(grant, p)
+		}
+	}
+	if len(grant) > 0 {
+		return grant, crew.Read
+	}
+	tables := map[int]bool{}
+	for _, gpa := range x86.PagingPages(ramReader(ram), cpu) {
+		if p, ok := k.st.PageOf(gpa); ok {
+			tables[p] = true
+		}
+	}
+	for p, r := range c.rights {
+		if r != crew.ReadWrite && !tables[p] {
+			grant = append(grant, p)
+		}
+	}
+	return grant, crew.Write
 }
 
 // replayFault serves a CREW fault of c on replay: the log must have the

@@ -44,6 +44,11 @@ type want struct {
 type footprint struct {
 	wants []want
 	fp    *x86.Footprint
+	// unknown is why the decoder could not model the instruction; the
+	// footprint then holds only its code bytes.
+	unknown error
+	// cpu is the state it was decoded in.
+	cpu *x86.CPU
 }
 
 // wanted decodes the instruction c faulted on, translates its accesses
@@ -58,10 +63,10 @@ func (k *crewCtl) wanted(c *vcpu, ram []byte, r *kvm.Regs) (*footprint, error) {
 		return nil, err
 	}
 	fp, err := x86.Analyze(ramReader(ram), cpu)
-	if err != nil {
+	if fp == nil {
 		return nil, err
 	}
-	out := &footprint{fp: fp}
+	out := &footprint{fp: fp, unknown: err, cpu: cpu}
 	at := map[int]int{}
 	for _, a := range fp.Accesses {
 		page, ok := k.st.PageOf(a.GPA)
@@ -115,6 +120,9 @@ func (f *footprint) describe() string {
 	b.WriteString("]")
 	if len(f.fp.Faults) > 0 {
 		fmt.Fprintf(&b, ", unmapped %#x", f.fp.Faults)
+	}
+	if f.unknown != nil {
+		fmt.Fprintf(&b, ", not modelled: %v", f.unknown)
 	}
 	return b.String()
 }

@@ -39,7 +39,15 @@ type Config struct {
 	// RevokeDeadline is how long a recording waits for the holder of a
 	// page to exit by itself before kicking it (0: DefaultRevokeDeadline).
 	RevokeDeadline time.Duration
+	// SeekTimeout bounds how long a replay lets a vCPU run to a recorded
+	// state position before it reports a divergence (0: DefaultSeekTimeout).
+	SeekTimeout time.Duration
 }
+
+// DefaultSeekTimeout is SeekTimeout's default: seeks take one or two
+// exits (BENCHMARKS.md), so a seek that runs this long has gone past its
+// position.
+const DefaultSeekTimeout = 30 * time.Second
 
 // Result is how a run ended when the guest exited by itself.
 type Result struct {
@@ -143,6 +151,9 @@ func New(cfg Config) (m *Machine, err error) {
 	}
 	if cfg.RevokeDeadline <= 0 {
 		cfg.RevokeDeadline = DefaultRevokeDeadline
+	}
+	if cfg.SeekTimeout <= 0 {
+		cfg.SeekTimeout = DefaultSeekTimeout
 	}
 	m = &Machine{cfg: cfg, img: img, halts: newHaltState(cfg.CPUs), stop: make(chan struct{}),
 		console: &lockedWriter{w: cfg.Console}}

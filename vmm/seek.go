@@ -2,6 +2,8 @@ package vmm
 
 import (
 	"fmt"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/bobuhiro11/gokvm/kvm"
@@ -48,6 +50,11 @@ type seeker struct {
 	bp   *breakpoint
 	// exits counts the times the vCPU left the guest: the seek's cost.
 	exits int
+	// memMisses counts stops with every register right but memory not.
+	memMisses int
+	// expired is set, and the vCPU kicked, when the seek has run for
+	// Config.SeekTimeout without a match.
+	expired atomic.Bool
 }
 
 // seek runs c from its current exit to the state position want, logged
@@ -73,7 +80,12 @@ func (m *Machine) seekExits(c *vcpu, want *replaylog.Position, idx uint64) (int,
 		return 0, c.divergence(idx, "cannot stop at the recorded state position %s: %v", want, err)
 	}
 	s := &seeker{m: m, c: c, want: want, idx: idx, bp: bp}
+	limit := time.AfterFunc(m.cfg.SeekTimeout, func() {
+		s.expired.Store(true)
+		c.kick()
+	})
 	err = s.run(r)
+	limit.Stop()
 	if rerr := bp.remove(m); err == nil {
 		err = rerr
 	}
@@ -139,8 +151,12 @@ func (s *seeker) enter(vector int) error {
 			return errStopping
 		}
 		if errno == unix.EINTR || errno == unix.EAGAIN {
-			// A signal, not the guest: the run is over or it goes on.
+			// A signal, not the guest: the run is over, the seek has
+			// taken too long, or it goes on.
 			c.kvm.run.ImmediateExit = 0
+			if s.expired.Load() {
+				return s.timedOut()
+			}
 			continue
 		}
 		s.exits++
@@ -249,7 +265,17 @@ func (s *seeker) atState(r *kvm.Regs) bool {
 	if s.m.crew != nil {
 		s.bp.writeBack(s.m)
 	}
-	return s.m.atState(s.c, r, s.want)
+	if s.m.atState(s.c, r, s.want) {
+		return true
+	}
+	got := toLogRegs(r)
+	got.RFLAGS &^= rflagsIgnored
+	w := s.want.Regs
+	w.RFLAGS &^= rflagsIgnored
+	if got == w {
+		s.memMisses++
+	}
+	return false
 }
 
 // atState says whether c, with registers r, is at the state position.
@@ -396,4 +422,23 @@ func describeExit(errno unix.Errno, reason uint32, vector int) string {
 		return fmt.Sprintf("exception %d", vector)
 	}
 	return fmt.Sprintf("exit reason %d", reason)
+}
+
+// timedOut is the divergence of a seek that ran for Config.SeekTimeout
+// without reaching its position: the guest went on past it, or loops
+// where the recording did not.
+func (s *seeker) timedOut() error {
+	now := "registers unreadable"
+	if r, err := s.c.kvm.regs(); err == nil {
+		got := toLogRegs(r)
+		var mem uint64
+		if s.m.crew != nil {
+			mem = s.m.crew.ownedHash(s.c, s.m.mem.Host())
+		}
+		pos := replaylog.StatePos(s.c.exits, 0, &got, mem)
+		now = describeStateDiff(s.want, &pos)
+	}
+	return s.c.divergence(s.idx, "the vCPU did not reach the recorded state position %s within %v (%d exits on the way, "+
+		"%d stops with the recorded registers but other memory); where it runs now: %s",
+		s.want, s.m.cfg.SeekTimeout, s.exits, s.memMisses, now)
 }

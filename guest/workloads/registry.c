@@ -7,7 +7,8 @@ extern const struct workload wl_bad_hypercall, wl_bad_address, wl_bad_memory,
 extern const struct workload wl_msgpass, wl_pingpong, wl_falseshare;
 extern const struct workload wl_matmul, wl_radix, wl_lu, wl_fft, wl_stencil, wl_nbody;
 extern const struct workload wl_adv_bts, wl_adv_straddle, wl_adv_twomem, wl_adv_rep, wl_adv_atomics,
-	wl_adv_xsave, wl_adv_fsgs, wl_adv_pagecross, wl_adv_alias, wl_adv_shortloop, wl_adv_rdtsc;
+	wl_adv_xsave, wl_adv_fsgs, wl_adv_pagecross, wl_adv_alias, wl_adv_shortloop, wl_adv_rdtsc,
+	wl_adv_gather;
 
 const struct workload *const workloads[] = {
 	&wl_hello,
@@ -35,6 +36,7 @@ const struct workload *const workloads[] = {
 	&wl_adv_rep,
 	&wl_adv_atomics,
 	&wl_adv_xsave,
+	&wl_adv_gather,
 	&wl_adv_fsgs,
 	&wl_adv_pagecross,
 	&wl_adv_alias,

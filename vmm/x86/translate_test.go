@@ -229,3 +229,20 @@ func TestStrings(t *testing.T) {
 		}
 	}
 }
+
+func TestPagingPages(t *testing.T) {
+	mem := newFakePhysMem(1 << 20)
+	// PML4 at 0x1000 -> PDPT at 0x2000 -> PD at 0x3000 (one 2 MiB page)
+	// and PT at 0x4000; a second PML4 entry names the same PDPT.
+	mem.write64(0x1000, 0x2000|pteP|pteRW|pteUS)
+	mem.write64(0x1008, 0x2000|pteP|pteRW|pteUS)
+	mem.write64(0x2000, 0x3000|pteP|pteRW|pteUS)
+	mem.write64(0x3000, 0x200000|pteP|pteRW|pteUS|ptePS)
+	mem.write64(0x3008, 0x4000|pteP|pteRW|pteUS)
+	mem.write64(0x4000, 0x5000|pteP)
+	got := PagingPages(mem, &CPU{CR3: 0x1000})
+	want := []uint64{0x1000, 0x2000, 0x3000, 0x4000}
+	if !slices.Equal(got, want) {
+		t.Fatalf("PagingPages = %#x, want %#x", got, want)
+	}
+}

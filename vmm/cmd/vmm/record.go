@@ -110,13 +110,15 @@ func record(cfg vmm.Config, guestPath, path string, warn io.Writer) (res *vmm.Re
 
 func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	var guestPath string
-	var timeout time.Duration
+	var timeout, seekTimeout time.Duration
 	fs := newFlagSet("replay", "FILE [--guest ELF] [--timeout D]\n\n"+
 		"Re-executes a recording: same console output and exit status, every logged input\n"+
 		"checked, final registers and memory compared. A divergence is an error naming\n"+
 		"the log event, the vCPU, its RIP and what differs (exit status 125).", stderr)
 	fs.StringVar(&guestPath, "guest", "", "guest ELF, when the log names a file that moved")
 	fs.DurationVar(&timeout, "timeout", 0, "stop the replay after this long (0: no limit)")
+	fs.DurationVar(&seekTimeout, "seek-timeout", vmm.DefaultSeekTimeout,
+		"report a divergence when a vCPU runs this long without reaching a recorded state position")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -124,7 +126,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "vmm replay: want exactly one FILE")
 		return exitUsage
 	}
-	res, err := replay(fs.Arg(0), guestPath, timeout, stdout)
+	res, err := replay(fs.Arg(0), guestPath, timeout, seekTimeout, stdout)
 	if err != nil {
 		return reportError(stderr, "replay", err)
 	}
@@ -133,7 +135,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 }
 
 // replay re-executes the recording at path.
-func replay(path, guestPath string, timeout time.Duration, console io.Writer) (*vmm.Result, error) {
+func replay(path, guestPath string, timeout, seekTimeout time.Duration, console io.Writer) (*vmm.Result, error) {
 	r, err := replaylog.Open(path)
 	if err != nil {
 		return nil, err
@@ -159,7 +161,7 @@ func replay(path, guestPath string, timeout time.Duration, console io.Writer) (*
 		return nil, fmt.Errorf("%s: format %d.%d was written before halts were logged; record it again", path, h.Major, h.Minor)
 	}
 	cfg := vmm.Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: image, Args: h.Args,
-		Console: console, Replay: r, CPUID: cpuid, Timeout: timeout, Granularity: uint64(h.PageSize)}
+		Console: console, Replay: r, CPUID: cpuid, Timeout: timeout, SeekTimeout: seekTimeout, Granularity: uint64(h.PageSize)}
 	m, err := vmm.New(cfg)
 	if err != nil {
 		return nil, err
