@@ -194,9 +194,9 @@ func hostCaps(t *testing.T) HostCaps {
 // TestFallbackRecorded: a gather's addresses come from vector registers
 // the VMM does not read, so its faults take recordFallback. Recording
 // must make progress and count it; replay must match or name a
-// divergence, never hang. (Replaying such recordings still diverges in
-// about half the runs, at a state position of the other vCPU whose
-// registers match but whose memory hash does not; see BENCHMARKS.md.)
+// divergence, never hang. (Replaying adv-gather still diverges in about
+// half the runs, at the writer's first state position, whose registers
+// match but whose memory hash does not; see BENCHMARKS.md, section 2c.)
 func TestFallbackRecorded(t *testing.T) {
 	dir := t.TempDir()
 	rec := record(t, dir, Config{CPUs: 2, Args: []string{"adv-gather", "500"}})
