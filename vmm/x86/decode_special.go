@@ -122,7 +122,9 @@ func (b *accessBuilder) indirect(stackSize uint64) (bool, error) {
 }
 
 // enter covers ENTER size, level: it pushes RBP, copies level-1 frame
-// pointers from [RBP-8*i] and pushes the new frame pointer.
+// pointers from [RBP-8*i] and pushes the new frame pointer. AMD CPUs also
+// probe the new stack top, RSP - pushes - size, for a write (seen on
+// this project's hosts by the instruction fuzzer), so that is included.
 func (b *accessBuilder) enter(s uint64) {
 	level := b.raw.imm >> 16 & 31
 	pushes := uint64(1)
@@ -130,6 +132,9 @@ func (b *accessBuilder) enter(s uint64) {
 		pushes = level + 1
 	}
 	b.stack(-int64(pushes*s), pushes*s, KindWrite)
+	if size := b.raw.imm & 0xffff; size > 0 {
+		b.stack(-int64(pushes*s+size), s, KindWrite)
+	}
 	if level > 1 {
 		b.add(b.cpu.GPR[gprRBP]-(level-1)*s, (level-1)*s, KindRead, false)
 	}

@@ -29,16 +29,17 @@ func TestDecodeStack(t *testing.T) {
 		{name: "popfq", code: []byte{0x9d}, want: []LinearAccess{laR(0x8000, 8)}},
 		{name: "pushfw", code: []byte{0x66, 0x9c}, want: []LinearAccess{laW(0x7ffe, 2)}},
 		{name: "push fs", code: []byte{0x0f, 0xa0}, want: []LinearAccess{laW(0x7ff8, 8)}},
-		{name: "enter 32, 0", code: []byte{0xc8, 0x20, 0x00, 0x00}, want: []LinearAccess{laW(0x7ff8, 8)}},
-		{name: "enter 32, 1", code: []byte{0xc8, 0x20, 0x00, 0x01}, want: []LinearAccess{laW(0x7ff0, 16)}},
+		// ENTER also probes the new stack top for a write (AMD).
+		{name: "enter 32, 0", code: []byte{0xc8, 0x20, 0x00, 0x00}, want: []LinearAccess{laW(0x7ff8, 8), laW(0x7fd8, 8)}},
+		{name: "enter 32, 1", code: []byte{0xc8, 0x20, 0x00, 0x01}, want: []LinearAccess{laW(0x7ff0, 16), laW(0x7fd0, 8)}},
 		// Pushes RBP, copies [RBP-8] and [RBP-16], pushes the frame pointer.
 		{name: "enter 32, 3", code: []byte{0xc8, 0x20, 0x00, 0x03},
-			want: []LinearAccess{laW(0x8000-32, 32), laR(0x9000-16, 16)}},
-		{name: "enter 32, 33 (level mod 32)", code: []byte{0xc8, 0x20, 0x00, 0x21}, want: []LinearAccess{laW(0x7ff0, 16)}},
+			want: []LinearAccess{laW(0x8000-32, 32), laW(0x7fc0, 8), laR(0x9000-16, 16)}},
+		{name: "enter 32, 33 (level mod 32)", code: []byte{0xc8, 0x20, 0x00, 0x21}, want: []LinearAccess{laW(0x7ff0, 16), laW(0x7fd0, 8)}},
 		{name: "enter 0, 31", code: []byte{0xc8, 0x00, 0x00, 0x1f},
 			want: []LinearAccess{laW(0x8000-32*8, 32*8), laR(0x9000-30*8, 30*8)}},
 		{name: "enterw 32, 3", code: []byte{0x66, 0xc8, 0x20, 0x00, 0x03},
-			want: []LinearAccess{laW(0x8000-8, 8), laR(0x9000-4, 4)}},
+			want: []LinearAccess{laW(0x8000-8, 8), laW(0x7fd8, 2), laR(0x9000-4, 4)}},
 		{name: "leave", code: []byte{0xc9}, want: []LinearAccess{laR(0x9000, 8)}},
 		{name: "leavew", code: []byte{0x66, 0xc9}, want: []LinearAccess{laR(0x9000, 2)}},
 	})
