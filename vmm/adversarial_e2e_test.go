@@ -1,8 +1,6 @@
 package vmm
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -11,7 +9,6 @@ import (
 	"time"
 
 	"github.com/crewvm/crewvm/guest"
-	"github.com/crewvm/crewvm/replaylog"
 )
 
 // The adversarial guest suite (guest/workloads/adv_*.c): each workload
@@ -69,30 +66,6 @@ func advReplayTimeout(recorded time.Duration) time.Duration {
 	return 20*time.Second + 20*recorded
 }
 
-// advReplay is replayLog with a timeout of the caller's choosing.
-func advReplay(t *testing.T, path string, timeout time.Duration) (string, *Result, error) {
-	t.Helper()
-	r, err := replaylog.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	h := r.Header()
-	cpuid, err := DecodeCPUID(h.CPUID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	m, err := New(Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: guest.Kernel, Args: h.Args,
-		Console: &out, Replay: r, CPUID: cpuid, Timeout: timeout, Granularity: uint64(h.PageSize)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	res, err := m.Run(context.Background())
-	return out.String(), res, err
-}
-
 // advOutcome is what differs between racy runs: the "race:" lines.
 func advOutcome(out string) string {
 	var lines []string
@@ -147,7 +120,7 @@ func advRun(t *testing.T, dir string, c advCase, cpus int) {
 		if rec.status != 0 {
 			t.Fatalf("recording %d: self-check failed, status %d:\n%s", i, rec.status, rec.out)
 		}
-		rout, rres, err := advReplay(t, rec.path, advReplayTimeout(took))
+		rout, rres, err := replayLogWithin(t, rec.path, advReplayTimeout(took), 0)
 		if c.needsTSC() && !hostCaps(t).TSCTrapped {
 			var div *DivergenceError
 			if !errors.As(err, &div) {
@@ -206,29 +179,12 @@ func TestFallbackRecorded(t *testing.T) {
 	if rec.status != 0 || rec.stats.Fallbacks == 0 {
 		t.Fatalf("status %d, %+v: want a clean run that used the fallback\n%s", rec.status, rec.stats, rec.out)
 	}
-	r, err := replaylog.Open(rec.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	h := r.Header()
-	cpuid, err := DecodeCPUID(h.CPUID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	m, err := New(Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: guest.Kernel, Args: h.Args, Console: &out,
-		Replay: r, CPUID: cpuid, Timeout: time.Minute, SeekTimeout: 5 * time.Second, Granularity: uint64(h.PageSize)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	_, err = m.Run(context.Background())
+	out, _, err := replayLogWithin(t, rec.path, time.Minute, 5*time.Second)
 	var div *DivergenceError
 	switch {
 	case err == nil:
-		if out.String() != rec.out {
-			t.Fatalf("replay printed\n%s\nrecorded\n%s", out.String(), rec.out)
+		if out != rec.out {
+			t.Fatalf("replay printed\n%s\nrecorded\n%s", out, rec.out)
 		}
 	case errors.As(err, &div):
 		t.Logf("known: %v", err)

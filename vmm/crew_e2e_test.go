@@ -58,6 +58,13 @@ func record(t *testing.T, dir string, cfg Config) *recording {
 // replayLog replays the log at path and returns the console output.
 func replayLog(t *testing.T, path string) (string, *Result, error) {
 	t.Helper()
+	return replayLogWithin(t, path, 2*time.Minute, 0)
+}
+
+// replayLogWithin is replayLog with a timeout for the whole replay and
+// one for each seek (0: the default).
+func replayLogWithin(t *testing.T, path string, timeout, seek time.Duration) (string, *Result, error) {
+	t.Helper()
 	r, err := replaylog.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +77,7 @@ func replayLog(t *testing.T, path string) (string, *Result, error) {
 	}
 	var out bytes.Buffer
 	m, err := New(Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: guest.Kernel, Args: h.Args,
-		Console: &out, Replay: r, CPUID: cpuid, Timeout: 2 * time.Minute, Granularity: uint64(h.PageSize)})
+		Console: &out, Replay: r, CPUID: cpuid, Timeout: timeout, SeekTimeout: seek, Granularity: uint64(h.PageSize)})
 	if err != nil {
 		t.Fatal(err)
 	}
