@@ -38,13 +38,24 @@ static inline void adv_cpuid(u32 leaf, u32 sub, u32 r[4])
 	asm volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
 }
 
-/* adv_cpuid_bit returns bit of register reg (0 eax, 1 ebx, 2 ecx, 3 edx) of
- * CPUID leaf, sub. */
+/*
+ * adv_cpuid_bit returns bit of register reg (0 eax, 1 ebx, 2 ecx, 3 edx) of
+ * CPUID leaf, sub. Where the host runs cpuid natively (AMD PVM, see
+ * guest/ABI.md) leaf 1's EBX carries the APIC ID of whichever host CPU the
+ * vCPU ran on, which differs between a recording and its replay: so only
+ * the bit asked for is kept, in registers, and nothing of the rest is
+ * left in memory (a stale stack slot is in the memory the replay checks).
+ */
 static inline int adv_cpuid_bit(u32 leaf, u32 sub, int reg, int bit)
 {
-	u32 r[4];
-	adv_cpuid(leaf, sub, r);
-	return (int)((r[reg] >> bit) & 1);
+	u32 a, b, c, d;
+	asm volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(leaf), "c"(sub));
+	u32 v = reg == 0 ? a : reg == 1 ? b : reg == 2 ? c : d;
+	int set = (int)((v >> bit) & 1);
+	/* RBX is callee-saved: left as it is, the next call would push the
+	 * APIC ID onto the stack. */
+	asm volatile("xor %%ebx, %%ebx" : : "r"(set) : "rbx");
+	return set;
 }
 
 /*
