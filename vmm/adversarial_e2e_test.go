@@ -38,7 +38,9 @@ var advCases = []advCase{
 	{[]string{"adv-xsave", "2000"}, true},
 	{[]string{"adv-fsgs", "5000"}, true},
 	{[]string{"adv-pagecross", "2000"}, true},
-	{[]string{"adv-alias", "5000"}, true},
+	// Its outcome, how many changes the readers saw, comes out the same
+	// in most recordings: the page hand-offs pace them.
+	{[]string{"adv-alias", "5000"}, false},
 	{[]string{"adv-shortloop", "50000", "20"}, true},
 	{[]string{"adv-rdtsc"}, false},
 	// Mode 1 stores counter readings in memory and prints their parity
