@@ -31,7 +31,7 @@ test: vmm
 # replays it (the same outcome, checked), and shows what the log holds.
 demo: vmm
 	./$(VMM) run --cpus 4 hello
-	./$(VMM) record -o /tmp/crewvm-demo.log --cpus 2 racy-counter 2000000
+	./$(VMM) record -o /tmp/crewvm-demo.log --cpus 2 racy-counter 20000000
 	./$(VMM) replay /tmp/crewvm-demo.log
 	./$(VMM) log stat /tmp/crewvm-demo.log
 
