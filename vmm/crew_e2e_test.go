@@ -147,13 +147,15 @@ func TestRacyCounterOutcomes(t *testing.T) {
 // state. A short deadline makes kicks the rule.
 func TestStatePositionsReplayed(t *testing.T) {
 	dir := t.TempDir()
-	for _, args := range [][]string{{"racy-counter", "10000000"}, {"falseshare", "20000000"}, {"matmul", "160"}} {
+	for _, args := range [][]string{{"racy-counter", "50000000"}, {"falseshare", "20000000"}, {"matmul", "160"}} {
 		t.Run(args[0], func(t *testing.T) {
 			for i := 0; ; i++ {
 				rec := record(t, dir, Config{CPUs: 2, Args: args, RevokeDeadline: time.Microsecond})
 				if rec.stats.StatePositions == 0 {
-					if i == 5 {
-						t.Fatalf("no state positions in 6 recordings: %+v", rec.stats)
+					// On a fast host the vCPUs often finish before they
+					// overlap: kicks then land on exits, not state positions.
+					if i == 19 {
+						t.Fatalf("no state positions in 20 recordings: %+v", rec.stats)
 					}
 					continue
 				}
