@@ -265,28 +265,33 @@ func (s *seeker) atState(r *kvm.Regs) bool {
 	if s.m.crew != nil {
 		s.bp.writeBack(s.m)
 	}
-	if s.m.atState(s.c, r, s.want) {
+	if !regsAt(r, s.want) {
+		return false
+	}
+	if s.m.memAt(s.c, s.want) {
 		return true
 	}
-	got := toLogRegs(r)
-	got.RFLAGS &^= rflagsIgnored
-	w := s.want.Regs
-	w.RFLAGS &^= rflagsIgnored
-	if got == w {
-		s.memMisses++
-	}
+	s.memMisses++
 	return false
 }
 
 // atState says whether c, with registers r, is at the state position.
 func (m *Machine) atState(c *vcpu, r *kvm.Regs, want *replaylog.Position) bool {
+	return regsAt(r, want) && m.memAt(c, want)
+}
+
+// regsAt says whether registers r are the state position's, but for the
+// RFLAGS bits a kick or a step may leave either way.
+func regsAt(r *kvm.Regs, want *replaylog.Position) bool {
 	got := toLogRegs(r)
 	got.RFLAGS &^= rflagsIgnored
 	w := want.Regs
 	w.RFLAGS &^= rflagsIgnored
-	if got != w {
-		return false
-	}
+	return got == w
+}
+
+// memAt says whether the pages c owns hash as they did at the position.
+func (m *Machine) memAt(c *vcpu, want *replaylog.Position) bool {
 	return m.crew == nil || m.crew.ownedHash(c, m.mem.Host()) == want.MemHash
 }
 
