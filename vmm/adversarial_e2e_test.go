@@ -3,7 +3,6 @@ package vmm
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -101,13 +100,6 @@ func TestAdversarialRecordReplay(t *testing.T) {
 
 // advRun runs, records and replays one case.
 func advRun(t *testing.T, dir string, c advCase, cpus int) {
-	if c.args[0] == "adv-bts" && cpus == 4 && os.Getenv("CREWVM_KNOWN_BUGS") == "" {
-		// Open (issue 17): about one replay in five diverges with an
-		// EFAULT before a vCPU reaches its state position in the lock's
-		// pause loop: the lock bit it reads after its last exit differs
-		// from the recording's. CREWVM_KNOWN_BUGS=1 runs it.
-		t.Skip("known divergence on 4 vCPUs; set CREWVM_KNOWN_BUGS=1 to run it")
-	}
 	out, res, err := runGuest(t, Config{CPUs: cpus, Args: c.args, MemSize: 64 << 20, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatalf("vmm run: %v\n%s", err, out)

@@ -383,12 +383,11 @@ func (m *Machine) expect(c *vcpu, k replaylog.Kind, what string) (*item, error) 
 	if it.ev == nil || it.ev.Kind != k || it.pos != c.current() || it.ev.Pos.Kind == replaylog.PosState {
 		return nil, c.divergence(it.idx, "the guest asked for %s at exit %d, but the log has %s", what, c.exits, p.describe(it))
 	}
-	p.pop(c)
 	for _, w := range it.waits {
 		v := int(w.VCPU)
 		pos, _ := seqPos(v, w.Pos)
 		if err := p.wait(c, fmt.Sprintf("vCPU %d to reach %s (event %d)", v, w.Pos, it.idx),
-			func() bool { return p.progress[v] >= pos }, false); err != nil {
+			func() bool { return p.passed(v, pos, it.idx) }, false); err != nil {
 			return nil, err
 		}
 	}
@@ -397,7 +396,26 @@ func (m *Machine) expect(c *vcpu, k replaylog.Kind, what string) (*item, error) 
 			return nil, err
 		}
 	}
+	// Popped only now: until its orderings are met, the event holds back
+	// the events that are ordered after c's position (passed).
+	p.pop(c)
 	return it, nil
+}
+
+// passed says whether vCPU v has done, by the time of log event idx,
+// what the recording had: it has reached pos, and nothing logged for it
+// before idx at pos or earlier is left in its queue. Reaching pos alone
+// is not enough, since a vCPU stands at an exit while it serves that
+// exit's events, and one of them may itself wait for another vCPU: an
+// ordering after "vCPU 2 at exit 73" means after vCPU 2's transitions at
+// exit 73 that were logged before it, and after what those waited for.
+// Called with p.mu held.
+func (p *replayer) passed(v int, pos crew.Pos, idx uint64) bool {
+	if p.progress[v] < pos {
+		return false
+	}
+	q := p.queue[v]
+	return len(q) == 0 || q[0].idx > idx || q[0].pos > pos
 }
 
 func (p *replayer) describe(it *item) string {

@@ -165,8 +165,8 @@ func (s *seeker) enter(vector int) error {
 			got = c.kvm.exception()
 		}
 		if got != vector {
-			return c.divergence(s.idx, "the vCPU left the guest (%s) before reaching the recorded state position %s",
-				describeExit(errno, c.kvm.run.ExitReason, got), s.want)
+			return c.divergence(s.idx, "the vCPU left the guest (%s) before reaching the recorded state position %s; where it stopped: %s",
+				describeExit(errno, c.kvm.run.ExitReason, got), s.want, s.where())
 		}
 		return nil
 	}
@@ -433,17 +433,22 @@ func describeExit(errno unix.Errno, reason uint32, vector int) string {
 // without reaching its position: the guest went on past it, or loops
 // where the recording did not.
 func (s *seeker) timedOut() error {
-	now := "registers unreadable"
-	if r, err := s.c.kvm.regs(); err == nil {
-		got := toLogRegs(r)
-		var mem uint64
-		if s.m.crew != nil {
-			mem = s.m.crew.ownedHash(s.c, s.m.mem.Host())
-		}
-		pos := replaylog.StatePos(s.c.exits, 0, &got, mem)
-		now = describeStateDiff(s.want, &pos)
-	}
 	return s.c.divergence(s.idx, "the vCPU did not reach the recorded state position %s within %v (%d exits on the way, "+
 		"%d stops with the recorded registers but other memory); where it runs now: %s",
-		s.want, s.m.cfg.SeekTimeout, s.exits, s.memMisses, now)
+		s.want, s.m.cfg.SeekTimeout, s.exits, s.memMisses, s.where())
+}
+
+// where describes how the vCPU's state differs from the position sought.
+func (s *seeker) where() string {
+	r, err := s.c.kvm.regs()
+	if err != nil {
+		return "registers unreadable"
+	}
+	got := toLogRegs(r)
+	var mem uint64
+	if s.m.crew != nil {
+		mem = s.m.crew.ownedHash(s.c, s.m.mem.Host())
+	}
+	pos := replaylog.StatePos(s.c.exits, 0, &got, mem)
+	return describeStateDiff(s.want, &pos)
 }
