@@ -11,7 +11,7 @@ import (
 // recordFault serves a CREW fault of c while recording.
 func (m *Machine) recordFault(c *vcpu) error {
 	k := m.crew
-	regs, err := c.kvm.regs()
+	regs, err := c.kvm.Regs()
 	if err != nil {
 		return c.guestError("read registers after a protection fault: %v", err)
 	}
@@ -100,7 +100,7 @@ func (k *crewCtl) fallbackGrant(c *vcpu, ram []byte, cpu *x86.CPU) ([]int, crew.
 // replayFault serves a CREW fault of c on replay: the log must have the
 // same transitions at this exit; each waits for its orderings.
 func (m *Machine) replayFault(c *vcpu) error {
-	regs, err := c.kvm.regs()
+	regs, err := c.kvm.Regs()
 	if err != nil {
 		return c.guestError("read registers after a protection fault: %v", err)
 	}

@@ -25,11 +25,16 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/bobuhiro11/gokvm/kvm"
-	"github.com/crewvm/crewvm/guest"
-	"github.com/crewvm/crewvm/vmm/x86"
 	"golang.org/x/arch/x86/x86asm"
 	"golang.org/x/sys/unix"
+
+	gokvm "github.com/bobuhiro11/gokvm/kvm"
+
+	"github.com/crewvm/crewvm/guest"
+	"github.com/crewvm/crewvm/vmm/abi"
+	"github.com/crewvm/crewvm/vmm/guestmem"
+	"github.com/crewvm/crewvm/vmm/kvm"
+	"github.com/crewvm/crewvm/vmm/x86"
 )
 
 // Probe layout: snippets run from probeCode, inside the built-in guest's
@@ -74,7 +79,9 @@ func newProbe(t testing.TB, cpus int) *probe {
 	return &probe{t: t, m: m}
 }
 
-func (p *probe) vcpu(cpu int) *kvmVCPU { return p.m.cpus[cpu].kvm }
+func (p *probe) vcpu(cpu int) *kvm.VCPU { return p.m.cpus[cpu].kvm }
+
+func (p *probe) view(cpu int) *guestmem.View { return p.m.cpus[cpu].view }
 
 // load copies code to gpa through the VMM's view of RAM.
 func (p *probe) load(gpa uint64, code []byte) {
@@ -93,7 +100,7 @@ func (p *probe) word(gpa uint64) uint64 { return binary.LittleEndian.Uint64(p.m.
 func (p *probe) start(cpu int, rip uint64, set func(r *kvm.Regs)) {
 	p.t.Helper()
 	r := p.regs(cpu)
-	r.RIP, r.RDX = rip, PortHypercall
+	r.RIP, r.RDX = rip, abi.PortHypercall
 	if set != nil {
 		set(r)
 	}
@@ -102,7 +109,7 @@ func (p *probe) start(cpu int, rip uint64, set func(r *kvm.Regs)) {
 
 func (p *probe) regs(cpu int) *kvm.Regs {
 	p.t.Helper()
-	r, err := p.vcpu(cpu).regs()
+	r, err := p.vcpu(cpu).Regs()
 	if err != nil {
 		p.t.Fatal(err)
 	}
@@ -111,21 +118,21 @@ func (p *probe) regs(cpu int) *kvm.Regs {
 
 func (p *probe) setRegs(cpu int, r *kvm.Regs) {
 	p.t.Helper()
-	if err := p.vcpu(cpu).setRegs(r); err != nil {
+	if err := p.vcpu(cpu).SetRegs(r); err != nil {
 		p.t.Fatal(err)
 	}
 }
 
 func (p *probe) protect(cpu int, gpa uint64, prot int) {
 	p.t.Helper()
-	if err := p.vcpu(cpu).protect(gpa, pageSize, prot); err != nil {
+	if err := p.view(cpu).Protect(gpa, pageSize, prot); err != nil {
 		p.t.Fatal(err)
 	}
 }
 
 func (p *probe) slot(cpu int, slot, flags uint32, gpa, size uint64) {
 	p.t.Helper()
-	if err := p.vcpu(cpu).setSlot(slot, flags, gpa, size); err != nil {
+	if err := p.vcpu(cpu).SetSlot(slot, flags, gpa, size); err != nil {
 		p.t.Fatal(err)
 	}
 }
@@ -134,8 +141,8 @@ func (p *probe) slot(cpu int, slot, flags uint32, gpa, size uint64) {
 // KVM_GET_VCPU_EVENTS (PVM leaves it there).
 func (p *probe) exception(cpu int) int {
 	p.t.Helper()
-	var e kvm.VCPUEvents
-	if err := kvm.GetVCPUEvents(p.vcpu(cpu).fd.Fd(), &e); err != nil {
+	var e gokvm.VCPUEvents
+	if err := gokvm.GetVCPUEvents(p.vcpu(cpu).Fd(), &e); err != nil {
 		p.t.Fatal(err)
 	}
 	return int(e.E.Nr)
@@ -160,11 +167,11 @@ func (o outcome) String() string {
 	switch {
 	case o.errno != 0:
 		return fmt.Sprintf("KVM_RUN fails %s, exit_reason %d, RIP %#x", unix.ErrnoName(o.errno), o.reason, o.rip)
-	case o.reason == exitMMIO:
+	case o.reason == kvm.ExitMMIO:
 		return fmt.Sprintf("KVM_EXIT_MMIO gpa %#x len %d write %v data %#x, RIP %#x", o.gpa, o.len, o.write, o.data, o.rip)
-	case o.reason == exitInternalError:
+	case o.reason == kvm.ExitInternalError:
 		return fmt.Sprintf("KVM_EXIT_INTERNAL_ERROR suberror %d, RIP %#x", o.suberror, o.rip)
-	case o.reason == exitShutdown:
+	case o.reason == kvm.ExitShutdown:
 		return fmt.Sprintf("KVM_EXIT_SHUTDOWN (vector %d), RIP %#x", o.vector, o.rip)
 	}
 	return fmt.Sprintf("exit reason %d, RIP %#x", o.reason, o.rip)
@@ -172,9 +179,9 @@ func (o outcome) String() string {
 
 // enter runs v until an exit of the guest's own, retrying when a signal
 // (the Go runtime preempts with SIGURG) interrupts KVM_RUN.
-func enter(v *kvmVCPU) unix.Errno {
+func enter(v *kvm.VCPU) unix.Errno {
 	for {
-		errno := v.runErrno()
+		errno := v.Run()
 		if errno != unix.EINTR && errno != unix.EAGAIN {
 			return errno
 		}
@@ -185,22 +192,22 @@ func enter(v *kvmVCPU) unix.Errno {
 func (p *probe) run(cpu int) outcome {
 	p.t.Helper()
 	v := p.vcpu(cpu)
-	v.run.ExitReason = 0
+	v.RunData().ExitReason = 0
 	o := outcome{errno: enter(v)}
-	o.reason = v.run.ExitReason
+	o.reason = v.RunData().ExitReason
 	o.rip = p.regs(cpu).RIP
-	d := v.run.Data
+	d := v.RunData().Data
 	switch {
 	case o.errno != 0:
-	case o.reason == exitMMIO:
+	case o.reason == kvm.ExitMMIO:
 		o.gpa, o.len, o.write = d[0], uint32(d[2]), byte(d[2]>>32) != 0
 		o.data = d[1]
 		if o.len < 8 {
 			o.data &= 1<<(8*o.len) - 1
 		}
-	case o.reason == exitInternalError:
+	case o.reason == kvm.ExitInternalError:
 		o.suberror = uint32(d[0])
-	case o.reason == exitShutdown:
+	case o.reason == kvm.ExitShutdown:
 		o.vector = p.exception(cpu)
 	}
 	return o
@@ -210,7 +217,7 @@ func (p *probe) run(cpu int) outcome {
 // it over.
 func (p *probe) atMarker(cpu int, o outcome) bool {
 	p.t.Helper()
-	if o.errno != 0 || o.reason != exitShutdown || p.m.mem.Host()[o.rip] != 0xef {
+	if o.errno != 0 || o.reason != kvm.ExitShutdown || p.m.mem.Host()[o.rip] != 0xef {
 		return false
 	}
 	r := p.regs(cpu)
@@ -231,7 +238,7 @@ var (
 	// out; jmp rcx (back to snipFetch)
 	snipFetchTarget = []byte{0xef, 0xff, 0xe1}
 	// mov eax, HC_TIME; out; jmp back
-	snipTime = []byte{0xb8, HCTime, 0, 0, 0, 0xef, 0xeb, 0xf8}
+	snipTime = []byte{0xb8, abi.HCTime, 0, 0, 0, 0xef, 0xeb, 0xf8}
 	// 0: mov [rbx], rax    write page A
 	// 3: mov [rcx], rax    write page B
 	// 6: mov rsi, r8       then touch r9 pages from r8 on
@@ -325,10 +332,10 @@ func TestCREWProbeProtect(t *testing.T) {
 		if r := p.regs(1); tc.access == "read" && r.RAX != probeValue {
 			t.Errorf("read: vCPU 1 read %#x, want %#x", r.RAX, probeValue)
 		}
-		blocked := o.errno != 0 || o.reason == exitMMIO || o.reason == exitInternalError
+		blocked := o.errno != 0 || o.reason == kvm.ExitMMIO || o.reason == kvm.ExitInternalError
 		after := "-"
 		if blocked {
-			if o.errno == 0 && o.reason == exitMMIO {
+			if o.errno == 0 && o.reason == kvm.ExitMMIO {
 				after = "(MMIO: the VMM completes it)"
 			} else {
 				p.protect(0, probeA, unix.PROT_READ|unix.PROT_WRITE)
@@ -383,7 +390,7 @@ func TestCREWProbeRevokeRunning(t *testing.T) {
 			runtime.Gosched()
 		}
 	}
-	if err := v.protect(probeA, pageSize, unix.PROT_READ); err != nil {
+	if err := p.view(0).Protect(probeA, pageSize, unix.PROT_READ); err != nil {
 		t.Fatal(err)
 	}
 	v1 := p.word(probeA)
@@ -394,11 +401,11 @@ func TestCREWProbeRevokeRunning(t *testing.T) {
 		t.Fatal("the vCPU kept running after its page was made read-only")
 	}
 	v2 := p.word(probeA)
-	how := fmt.Sprintf("exit %d", v.run.ExitReason)
+	how := fmt.Sprintf("exit %d", v.RunData().ExitReason)
 	if errno != 0 {
 		how = unix.ErrnoName(errno)
 	}
-	if (errno != unix.EFAULT && (errno != 0 || v.run.ExitReason != exitMMIO)) || v1 != v2 {
+	if (errno != unix.EFAULT && (errno != 0 || v.RunData().ExitReason != kvm.ExitMMIO)) || v1 != v2 {
 		t.Errorf("KVM_RUN %s; counter %d when mprotect returned, %d after", how, v1, v2)
 	}
 	t.Logf("running vCPU: KVM_RUN %s at RIP %#x after %d increments; none after mprotect returned: %v", how, p.regs(0).RIP, v1, v1 == v2)
@@ -460,26 +467,26 @@ func TestCREWProbeSlots(t *testing.T) {
 		view := "hole"
 		if !tc.hole {
 			view = "read-only slot"
-			p.slot(0, 1, slotReadonly, probeA, pageSize)
+			p.slot(0, 1, kvm.SlotReadonly, probeA, pageSize)
 		}
 		o := p.run(0)
 		after := "-"
 		switch {
-		case o.errno == 0 && o.reason == exitMMIO && !o.write:
+		case o.errno == 0 && o.reason == kvm.ExitMMIO && !o.write:
 			// Supply the data from the VMM's view; KVM finishes the load.
-			binary.LittleEndian.PutUint64((*[8]byte)(unsafe.Pointer(&p.vcpu(0).run.Data[1]))[:], p.word(o.gpa))
+			binary.LittleEndian.PutUint64((*[8]byte)(unsafe.Pointer(&p.vcpu(0).RunData().Data[1]))[:], p.word(o.gpa))
 			o2 := p.run(0)
 			after = fmt.Sprintf("load completes with the VMM's data: %v", p.atMarker(0, o2) && p.regs(0).RAX == probeValue)
-		case o.errno == 0 && o.reason == exitMMIO && o.write:
+		case o.errno == 0 && o.reason == kvm.ExitMMIO && o.write:
 			after = fmt.Sprintf("RIP already past the store (%v); the VMM must store the data itself", o.rip == probeCode+3)
-		case o.reason == exitInternalError:
+		case o.reason == kvm.ExitInternalError:
 			p.slot(0, 1, 0, probeA, pageSize)
 			after = fmt.Sprintf("after adding a RW slot: %v", p.run(0))
 		case p.atMarker(0, o):
 			after = "ran natively"
 		}
 		if tc.access != "fetch" && (tc.hole || tc.access == "write") {
-			if o.reason != exitMMIO || o.gpa != target || o.write != (tc.access == "write") {
+			if o.reason != kvm.ExitMMIO || o.gpa != target || o.write != (tc.access == "write") {
 				t.Errorf("%s of a %s: %v, want KVM_EXIT_MMIO at %#x", tc.access, view, o, target)
 			}
 		}
@@ -506,7 +513,7 @@ func TestCREWProbeDebug(t *testing.T) {
 			o := p.run(0)
 			r := p.regs(0)
 			got = append(got, fmt.Sprintf("+%d/rcx%d", o.rip-probeCode, r.RCX))
-			if o.reason != exitShutdown || o.vector != 1 || o.rip != probeCode+wantRIPs[i] || r.RCX != wantRCX[i] {
+			if o.reason != kvm.ExitShutdown || o.vector != 1 || o.rip != probeCode+wantRIPs[i] || r.RCX != wantRCX[i] {
 				ok = false
 				got = append(got, "("+o.String()+")")
 				break
@@ -521,7 +528,7 @@ func TestCREWProbeDebug(t *testing.T) {
 			rearm()
 			o = p.run(0)
 			got = append(got, fmt.Sprintf("+%d", o.rip-probeCode))
-			if o.reason != exitShutdown || o.vector != 1 || o.rip != probeCode {
+			if o.reason != kvm.ExitShutdown || o.vector != 1 || o.rip != probeCode {
 				ok = false
 				got = append(got, "("+o.String()+")")
 			}
@@ -541,7 +548,7 @@ func TestCREWProbeDebug(t *testing.T) {
 	p = newProbe(t, 1)
 	p.load(probeCode, snipSteps)
 	p.start(0, probeCode, set)
-	single := func() error { return p.vcpu(0).setGuestDebug(guestDebugEnable|guestDebugSingleStep, [8]uint64{}) }
+	single := func() error { return p.vcpu(0).SetGuestDebug(kvm.DebugEnable|kvm.DebugSingleStep, [8]uint64{}) }
 	if err := single(); err != nil {
 		tb.add("KVM_GUESTDBG_SINGLESTEP", err)
 	} else {
@@ -571,12 +578,12 @@ func TestCREWProbeDebug(t *testing.T) {
 		p.start(0, probeCode, set)
 		var err error
 		if how == "KVM_GUESTDBG_USE_HW_BP" {
-			err = p.vcpu(0).setGuestDebug(guestDebugEnable|guestDebugUseHWBP, [8]uint64{probeCode + 2, probeA + 8, 0, 0, 0, 0, 0, dr7})
+			err = p.vcpu(0).SetGuestDebug(kvm.DebugEnable|kvm.DebugUseHWBP, [8]uint64{probeCode + 2, probeA + 8, 0, 0, 0, 0, 0, dr7})
 		} else {
-			var d kvm.DebugRegs
-			if err = kvm.GetDebugRegs(p.vcpu(0).fd.Fd(), &d); err == nil {
+			var d gokvm.DebugRegs
+			if err = gokvm.GetDebugRegs(p.vcpu(0).Fd(), &d); err == nil {
 				d.DB[0], d.DB[1], d.DR7 = probeCode+2, probeA+8, 0x400|dr7
-				err = kvm.SetDebugRegs(p.vcpu(0).fd.Fd(), &d)
+				err = gokvm.SetDebugRegs(p.vcpu(0).Fd(), &d)
 			}
 		}
 		if err != nil {
@@ -584,7 +591,7 @@ func TestCREWProbeDebug(t *testing.T) {
 			continue
 		}
 		o := p.run(0)
-		fired := o.reason == exitDebug || (o.reason == exitShutdown && o.vector == 1)
+		fired := o.reason == kvm.ExitDebug || (o.reason == kvm.ExitShutdown && o.vector == 1)
 		tb.add(how+": execute bp at +2, write watchpoint on the store", fmt.Sprintf("fires: %v (%v)", fired, o))
 	}
 
@@ -594,15 +601,14 @@ func TestCREWProbeDebug(t *testing.T) {
 	p.load(probeCode, snipSteps)
 	p.start(0, probeCode, set)
 	p.start(1, probeCode, set)
-	v := p.vcpu(0)
-	if _, err := unix.MmapPtr(p.m.mem.fd, probeCode, unsafe.Pointer(&v.ram[probeCode]), pageSize,
+	if _, err := unix.MmapPtr(p.m.mem.Fd(), probeCode, unsafe.Pointer(&p.view(0).Bytes()[probeCode]), pageSize,
 		unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
 		t.Fatal(err)
 	}
-	v.ram[probeCode+2] = 0xcc
+	p.view(0).Bytes()[probeCode+2] = 0xcc
 	o0, o1 := p.run(0), p.run(1)
-	ok = o0.reason == exitShutdown && o0.vector == 3 && o0.rip == probeCode+3 &&
-		o1.reason == exitShutdown && o1.vector == 13 && o1.rip == probeCode+8 && p.m.mem.Host()[probeCode+2] == 0x90
+	ok = o0.reason == kvm.ExitShutdown && o0.vector == 3 && o0.rip == probeCode+3 &&
+		o1.reason == kvm.ExitShutdown && o1.vector == 13 && o1.rip == probeCode+8 && p.m.mem.Host()[probeCode+2] == 0x90
 	if isPVM() && !ok {
 		t.Errorf("int3 in vCPU 0's private code page: vCPU 0 %v, vCPU 1 %v", o0, o1)
 	}
@@ -622,8 +628,8 @@ func TestCREWProbeDirtyLog(t *testing.T) {
 	p.start(1, probeCode, func(r *kvm.Regs) { r.RBX = probeB })
 	bm := make([]uint64, probeMem/pageSize/64)
 	for cpu := 0; cpu < 2; cpu++ {
-		p.slot(cpu, 0, slotLogDirty, 0, probeMem)
-		if err := p.vcpu(cpu).dirtyLog(0, bm); err != nil {
+		p.slot(cpu, 0, kvm.SlotLogDirty, 0, probeMem)
+		if err := p.vcpu(cpu).DirtyLog(0, bm); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -637,7 +643,7 @@ func TestCREWProbeDirtyLog(t *testing.T) {
 				t.Fatalf("vCPU %d: %v", cpu, o)
 			}
 			clear(bm)
-			if err := p.vcpu(cpu).dirtyLog(0, bm); err != nil {
+			if err := p.vcpu(cpu).DirtyLog(0, bm); err != nil {
 				t.Fatal(err)
 			}
 			logs[cpu] = dirtyPages(bm)
@@ -756,10 +762,9 @@ func TestCREWProbeCosts(t *testing.T) {
 	add("hole read: MMIO exit served, no slot change", m.ratio(holeRead(t)), "the trace-mode cost of one access")
 
 	p := newProbe(t, 1)
-	v := p.vcpu(0)
 	add("mprotect pair (PROT_READ, back to RW) on 4 KiB", m.ratio(func() {
-		v.protect(probeA, pageSize, unix.PROT_READ)
-		v.protect(probeA, pageSize, unix.PROT_READ|unix.PROT_WRITE)
+		p.view(0).Protect(probeA, pageSize, unix.PROT_READ)
+		p.view(0).Protect(probeA, pageSize, unix.PROT_READ|unix.PROT_WRITE)
 	}), "")
 	vmas, f, err := splitMapping(t)
 	if err != nil {
@@ -772,7 +777,7 @@ func TestCREWProbeCosts(t *testing.T) {
 		p := newProbe(t, 1)
 		v := p.vcpu(0)
 		if !zapAll {
-			if err := v.enableCap(capDisableQuirks2, quirkSlotZapAll); err != nil {
+			if err := v.EnableCap(kvm.CapDisableQuirks2, kvm.QuirkSlotZapAll); err != nil {
 				fail(what, err)
 				continue
 			}
@@ -782,8 +787,8 @@ func TestCREWProbeCosts(t *testing.T) {
 		p.slot(0, 2, 0, probeA+pageSize, probeMem-probeA-pageSize)
 		p.slot(0, 1, 0, probeA, pageSize)
 		add(what, m.ratio(func() {
-			v.setSlot(1, 0, 0, 0)
-			v.setSlot(1, 0, probeA, pageSize)
+			v.SetSlot(1, 0, 0, 0)
+			v.SetSlot(1, 0, probeA, pageSize)
 		}), "")
 	}
 	create, toggle, nslots, err := manySlots(t)
@@ -824,17 +829,17 @@ func TestCREWProbeMaxSlots(t *testing.T) {
 	}
 	defer mc.Close()
 	v := mc.cpus[0].kvm
-	max, err := v.checkExtension(capNrMemslots)
+	max, err := v.CheckExtension(kvm.CapNrMemslots)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.setSlot(0, 0, 0, 0); err != nil {
+	if err := v.SetSlot(0, 0, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
 	n := 0
 	for ; n <= max; n++ {
-		if err := v.setSlot(uint32(n), 0, uint64(n)*pageSize, pageSize); err != nil {
+		if err := v.SetSlot(uint32(n), 0, uint64(n)*pageSize, pageSize); err != nil {
 			t.Logf("slot %d refused: %v", n, err)
 			break
 		}
@@ -845,8 +850,8 @@ func TestCREWProbeMaxSlots(t *testing.T) {
 	}
 	create := m.ratioTimed(func() time.Duration { return d }) - m.ratio(func() {})
 	toggle := m.ratio(func() {
-		v.setSlot(100, 0, 0, 0)
-		v.setSlot(100, 0, 100*pageSize, pageSize)
+		v.SetSlot(100, 0, 0, 0)
+		v.SetSlot(100, 0, 100*pageSize, pageSize)
 	})
 	t.Logf("KVM_CAP_NR_MEMSLOTS %d; created %d 4 KiB slots at %.2f HC_TIME exits each; delete + create among them: %.2f",
 		max, n, create, toggle)
@@ -866,9 +871,9 @@ func mprotectPingPong(t *testing.T, ws uint64) (func(), *int) {
 	faults := 0
 	return func() {
 		if errno := enter(v); errno != unix.EFAULT {
-			t.Fatalf("ping-pong: KVM_RUN %v, exit %d, want EFAULT", errno, v.run.ExitReason)
+			t.Fatalf("ping-pong: KVM_RUN %v, exit %d, want EFAULT", errno, v.RunData().ExitReason)
 		}
-		r, err := v.regs()
+		r, err := v.Regs()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -885,10 +890,10 @@ func mprotectPingPong(t *testing.T, ws uint64) (func(), *int) {
 		if want == probeA {
 			other = probeB
 		}
-		if err := v.protect(other, pageSize, unix.PROT_READ); err != nil {
+		if err := p.view(0).Protect(other, pageSize, unix.PROT_READ); err != nil {
 			t.Fatal(err)
 		}
-		if err := v.protect(want, pageSize, unix.PROT_READ|unix.PROT_WRITE); err != nil {
+		if err := p.view(0).Protect(want, pageSize, unix.PROT_READ|unix.PROT_WRITE); err != nil {
 			t.Fatal(err)
 		}
 		faults++
@@ -903,7 +908,7 @@ func slotPingPong(t *testing.T, ws uint64, zapAll bool) (func(), error) {
 	p.start(0, probeCode, func(r *kvm.Regs) { r.RBX, r.RCX, r.R8, r.R9 = probeA, probeB, probeWorkset, ws })
 	v := p.vcpu(0)
 	if !zapAll {
-		if err := v.enableCap(capDisableQuirks2, quirkSlotZapAll); err != nil {
+		if err := v.EnableCap(kvm.CapDisableQuirks2, kvm.QuirkSlotZapAll); err != nil {
 			return nil, err
 		}
 	}
@@ -911,23 +916,23 @@ func slotPingPong(t *testing.T, ws uint64, zapAll bool) (func(), error) {
 	p.slot(0, 0, 0, 0, 0)
 	p.slot(0, 0, 0, 0, probeA)
 	p.slot(0, 1, 0, probeA, pageSize)
-	p.slot(0, 2, slotReadonly, probeB, pageSize)
+	p.slot(0, 2, kvm.SlotReadonly, probeB, pageSize)
 	p.slot(0, 3, 0, probeB+pageSize, probeMem-probeB-pageSize)
 	host := p.m.mem.Host()
 	return func() {
-		if errno := enter(v); errno != 0 || v.run.ExitReason != exitMMIO {
-			t.Fatalf("slot ping-pong: KVM_RUN %v, exit %d, want MMIO", errno, v.run.ExitReason)
+		if errno := enter(v); errno != 0 || v.RunData().ExitReason != kvm.ExitMMIO {
+			t.Fatalf("slot ping-pong: KVM_RUN %v, exit %d, want MMIO", errno, v.RunData().ExitReason)
 		}
-		gpa, size := v.run.Data[0], uint32(v.run.Data[2])
-		copy(host[gpa:gpa+uint64(size)], (*[8]byte)(unsafe.Pointer(&v.run.Data[1]))[:size])
+		gpa, size := v.RunData().Data[0], uint32(v.RunData().Data[2])
+		copy(host[gpa:gpa+uint64(size)], (*[8]byte)(unsafe.Pointer(&v.RunData().Data[1]))[:size])
 		want, other := uint32(1), uint32(2)
 		wantGPA, otherGPA := uint64(probeA), uint64(probeB)
 		if gpa&^(pageSize-1) == probeB {
 			want, other, wantGPA, otherGPA = 2, 1, probeB, probeA
 		}
 		for _, err := range []error{
-			v.setSlot(other, 0, 0, 0), v.setSlot(other, slotReadonly, otherGPA, pageSize),
-			v.setSlot(want, 0, 0, 0), v.setSlot(want, 0, wantGPA, pageSize),
+			v.SetSlot(other, 0, 0, 0), v.SetSlot(other, kvm.SlotReadonly, otherGPA, pageSize),
+			v.SetSlot(want, 0, 0, 0), v.SetSlot(want, 0, wantGPA, pageSize),
 		} {
 			if err != nil {
 				t.Fatal(err)
@@ -947,10 +952,10 @@ func holeRead(t *testing.T) func() {
 	p.slot(0, 2, 0, probeA+pageSize, probeMem-probeA-pageSize)
 	v := p.vcpu(0)
 	return func() {
-		if errno := enter(v); errno != 0 || v.run.ExitReason != exitMMIO {
-			t.Fatalf("hole read: KVM_RUN %v, exit %d", errno, v.run.ExitReason)
+		if errno := enter(v); errno != 0 || v.RunData().ExitReason != kvm.ExitMMIO {
+			t.Fatalf("hole read: KVM_RUN %v, exit %d", errno, v.RunData().ExitReason)
 		}
-		v.run.Data[1] = p.word(v.run.Data[0])
+		v.RunData().Data[1] = p.word(v.RunData().Data[0])
 	}
 }
 
@@ -960,7 +965,7 @@ func holeRead(t *testing.T) func() {
 func manySlots(t *testing.T) (create, toggle func(), count int, err error) {
 	p := newProbe(t, 1)
 	v := p.vcpu(0)
-	max, err := v.checkExtension(capNrMemslots)
+	max, err := v.CheckExtension(kvm.CapNrMemslots)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -971,7 +976,7 @@ func manySlots(t *testing.T) (create, toggle func(), count int, err error) {
 	p.slot(0, 0, 0, 0, 0)
 	create = func() {
 		for i := range count {
-			if err := v.setSlot(uint32(i), 0, uint64(i)*pageSize, pageSize); err != nil {
+			if err := v.SetSlot(uint32(i), 0, uint64(i)*pageSize, pageSize); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -983,8 +988,8 @@ func manySlots(t *testing.T) (create, toggle func(), count int, err error) {
 	}
 	slot := uint32(probeA / pageSize)
 	toggle = func() {
-		v.setSlot(slot, 0, 0, 0)
-		v.setSlot(slot, 0, probeA, pageSize)
+		v.SetSlot(slot, 0, 0, 0)
+		v.SetSlot(slot, 0, probeA, pageSize)
 	}
 	return create, toggle, count, nil
 }
@@ -993,11 +998,11 @@ func dirtyLogCost(t *testing.T) func() {
 	p := newProbe(t, 1)
 	p.load(probeCode, snipWrite)
 	p.start(0, probeCode, func(r *kvm.Regs) { r.RBX = probeA })
-	p.slot(0, 0, slotLogDirty, 0, probeMem)
+	p.slot(0, 0, kvm.SlotLogDirty, 0, probeMem)
 	v := p.vcpu(0)
 	bm := make([]uint64, probeMem/pageSize/64)
 	return func() {
-		if err := v.dirtyLog(0, bm); err != nil {
+		if err := v.DirtyLog(0, bm); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1015,10 +1020,10 @@ func stepCost(t *testing.T, code []byte, tf bool) func() {
 	})
 	v := p.vcpu(0)
 	return func() {
-		if errno := enter(v); errno != 0 || v.run.ExitReason != exitShutdown {
-			t.Fatalf("step: KVM_RUN %v exit %d", errno, v.run.ExitReason)
+		if errno := enter(v); errno != 0 || v.RunData().ExitReason != kvm.ExitShutdown {
+			t.Fatalf("step: KVM_RUN %v exit %d", errno, v.RunData().ExitReason)
 		}
-		if _, err := v.regs(); err != nil {
+		if _, err := v.Regs(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1041,12 +1046,12 @@ func kicker(t *testing.T) (kick func() time.Duration, done func()) {
 		defer runtime.UnlockOSThread()
 		tids <- unix.Gettid()
 		for !stop.Load() {
-			errno := v.runErrno()
+			errno := v.Run()
 			now := time.Now()
 			if errno != unix.EINTR {
 				now = time.Time{}
 			}
-			v.run.ImmediateExit = 0
+			v.RunData().ImmediateExit = 0
 			back <- now
 			if now.IsZero() {
 				return
@@ -1059,7 +1064,7 @@ func kicker(t *testing.T) (kick func() time.Duration, done func()) {
 		for spin := time.Now(); time.Since(spin) < 200*time.Microsecond; {
 		}
 		kicked := time.Now()
-		v.run.ImmediateExit = 1
+		v.RunData().ImmediateExit = 1
 		if err := unix.Tgkill(os.Getpid(), tid, unix.SIGURG); err != nil {
 			t.Fatal(err)
 		}
@@ -1085,16 +1090,15 @@ func kicker(t *testing.T) (kick func() time.Duration, done func()) {
 // mapping becomes many VMAs, and returns an mprotect pair among them.
 func splitMapping(t *testing.T) (int, func(), error) {
 	p := newProbe(t, 1)
-	v := p.vcpu(0)
 	before := countVMAs(t)
-	for gpa := uint64(0x400000); gpa < 0x800000-2*StackSize; gpa += 2 * pageSize {
-		if err := v.protect(gpa, pageSize, unix.PROT_READ); err != nil {
+	for gpa := uint64(0x400000); gpa < 0x800000-2*abi.StackSize; gpa += 2 * pageSize {
+		if err := p.view(0).Protect(gpa, pageSize, unix.PROT_READ); err != nil {
 			return 0, nil, err
 		}
 	}
 	return countVMAs(t) - before, func() {
-		v.protect(0x500000, pageSize, unix.PROT_READ|unix.PROT_WRITE)
-		v.protect(0x500000, pageSize, unix.PROT_READ)
+		p.view(0).Protect(0x500000, pageSize, unix.PROT_READ|unix.PROT_WRITE)
+		p.view(0).Protect(0x500000, pageSize, unix.PROT_READ)
 	}, nil
 }
 

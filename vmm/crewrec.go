@@ -107,7 +107,7 @@ func (k *crewCtl) initViews(cpus []*vcpu) error {
 		for i := range c.rights {
 			c.rights[i] = crew.ReadOnly
 		}
-		if err := c.kvm.protect(0, uint64(len(c.kvm.ram)), unix.PROT_READ); err != nil {
+		if err := c.view.Protect(0, uint64(len(c.view.Bytes())), unix.PROT_READ); err != nil {
 			return fmt.Errorf("vCPU %d: %w", c.id, err)
 		}
 	}
@@ -119,7 +119,7 @@ func (k *crewCtl) setRights(c *vcpu, page int, r crew.Rights) error {
 	if c.rights[page] == r {
 		return nil
 	}
-	if err := c.kvm.protect(k.st.Addr(page), k.gran, hostProt(r)); err != nil {
+	if err := c.view.Protect(k.st.Addr(page), k.gran, hostProt(r)); err != nil {
 		if errors.Is(err, unix.ENOMEM) {
 			return fmt.Errorf("vCPU %d: %w (vm.max_map_count is too low for this many protected ranges: raise it with sysctl or use a larger --granularity)", c.id, err)
 		}
@@ -271,7 +271,7 @@ func (m *Machine) takePosition(h *vcpu) (crew.Pos, error) {
 	}
 	k := m.crew
 	if h.fresh {
-		r, err := h.kvm.regs()
+		r, err := h.kvm.Regs()
 		if err != nil {
 			return 0, h.guestError("read registers of a kicked vCPU: %v", err)
 		}
@@ -295,7 +295,7 @@ var errStopping = errors.New("run stopping")
 // kick makes c leave KVM_RUN: immediate_exit closes the race with a vCPU
 // about to enter, the signal interrupts one already inside.
 func (c *vcpu) kick() {
-	c.kvm.run.ImmediateExit = 1
+	c.kvm.RunData().ImmediateExit = 1
 	if tid := c.tid.Load(); tid != 0 {
 		unix.Tgkill(unix.Getpid(), int(tid), unix.SIGURG)
 	}

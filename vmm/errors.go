@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/bobuhiro11/gokvm/kvm"
+	"github.com/crewvm/crewvm/vmm/kvm"
 )
 
 // GuestError is a failure caused by the guest on one vCPU (a triple
@@ -45,3 +45,6 @@ func formatRegs(r *kvm.Regs) string {
 		r.RIP, r.RSP, r.RFLAGS, r.RAX, r.RBX, r.RCX, r.RDX, r.RSI, r.RDI, r.RBP,
 		r.R8, r.R9, r.R10, r.R11, r.R12, r.R13, r.R14, r.R15)
 }
+
+// ErrKVMUnavailable says that /dev/kvm cannot be used on this machine.
+var ErrKVMUnavailable = kvm.ErrUnavailable

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/bobuhiro11/gokvm/kvm"
 	"github.com/crewvm/crewvm/crew"
+	"github.com/crewvm/crewvm/vmm/kvm"
 	"github.com/crewvm/crewvm/vmm/x86"
 )
 
@@ -24,7 +24,7 @@ func (r ramReader) ReadPhys(gpa uint64, b []byte) bool {
 
 // x86CPU is the state x86.Analyze needs, from the vCPU's registers.
 func (c *vcpu) x86CPU(r *kvm.Regs) (*x86.CPU, error) {
-	s, err := c.kvm.sregs()
+	s, err := c.kvm.Sregs()
 	if err != nil {
 		return nil, fmt.Errorf("read segment registers: %w", err)
 	}

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/bobuhiro11/gokvm/kvm"
+	"github.com/crewvm/crewvm/vmm/kvm"
+	"github.com/crewvm/crewvm/vmm/x86"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,56 +24,53 @@ type HostCaps struct {
 	TSCTrapped bool
 }
 
-// cr4TSD makes rdtsc and rdtscp fault outside CPL 0.
-const cr4TSD = 1 << 2
-
 // probeCaps runs cpuid, rdtsc and hlt at guest address 0 on v (whose
 // boot state is loaded) with CR4.TSD set, and sees which of them trap.
 // The page is zero again afterwards and the registers are the caller's
 // to set: nothing of the probe is left in the guest.
-func probeCaps(v *kvmVCPU, ram []byte) (HostCaps, error) {
+func probeCaps(v *kvm.VCPU, ram []byte) (HostCaps, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	code := []byte{0x0f, 0xa2, 0x0f, 0x31, 0xf4} // cpuid; rdtsc; hlt
 	copy(ram, code)
 	defer clear(ram[:len(code)])
-	s, err := v.sregs()
+	s, err := v.Sregs()
 	if err != nil {
 		return HostCaps{}, err
 	}
-	s.CR4 |= cr4TSD
-	if err := v.setSregs(s); err != nil {
+	s.CR4 |= x86.CR4TSD
+	if err := v.SetSregs(s); err != nil {
 		return HostCaps{}, err
 	}
-	if err := v.setRegs(&kvm.Regs{RFLAGS: 0x2 | rflagsIOPL, RSP: 0x1000}); err != nil {
+	if err := v.SetRegs(&kvm.Regs{RFLAGS: x86.RFLAGSFixed | x86.RFLAGSIOPL3, RSP: 0x1000}); err != nil {
 		return HostCaps{}, err
 	}
 	var caps HostCaps
 	for range 8 {
-		errno := v.runErrno()
+		errno := v.Run()
 		if errno == unix.EINTR || errno == unix.EAGAIN {
-			v.run.ImmediateExit = 0
+			v.Unkick()
 			continue
 		}
 		if errno != 0 {
 			return caps, fmt.Errorf("probe host: KVM_RUN: %w", errno)
 		}
-		r, err := v.regs()
+		r, err := v.Regs()
 		if err != nil {
 			return caps, err
 		}
 		switch {
-		case v.run.ExitReason == exitShutdown && r.RIP == 0:
+		case v.RunData().ExitReason == kvm.ExitShutdown && r.RIP == 0:
 			caps.CPUIDTrapped = true
-		case v.run.ExitReason == exitShutdown && r.RIP == 2:
+		case v.RunData().ExitReason == kvm.ExitShutdown && r.RIP == 2:
 			caps.TSCTrapped = true
 		case r.RIP >= 4:
 			return caps, nil // at or past the hlt
 		default:
-			return caps, fmt.Errorf("probe host: exit reason %d at %#x", v.run.ExitReason, r.RIP)
+			return caps, fmt.Errorf("probe host: exit reason %d at %#x", v.RunData().ExitReason, r.RIP)
 		}
 		r.RIP += 2
-		if err := v.setRegs(r); err != nil {
+		if err := v.SetRegs(r); err != nil {
 			return caps, err
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/crewvm/crewvm/vmm/abi"
 )
 
 // Layout of the shared region (insnfuzz_shared: 16 KiB, page aligned, its
@@ -196,7 +198,7 @@ func (p *program) asm(header string) string {
 		label(".Lstart%d", cpu)
 		emit("pause")
 		emit("movl %s, %%eax", mem(fuzzStart))
-		emit("cmpl %#x, %%eax", BootInfoAddr+12)
+		emit("cmpl %#x, %%eax", abi.BootInfoAddr+12)
 		emit("jne .Lstart%d", cpu)
 		for _, l := range p.init[cpu] {
 			emit("%s", l)
@@ -220,11 +222,11 @@ func (p *program) asm(header string) string {
 			label(".Lwait")
 			emit("pause")
 			emit("movl %s, %%eax", mem(fuzzDone))
-			emit("cmpl %#x, %%eax", BootInfoAddr+12)
+			emit("cmpl %#x, %%eax", abi.BootInfoAddr+12)
 			emit("jne .Lwait")
 			emit("xorl %%edi, %%edi")
-			emit("movl $%d, %%eax", HCExit)
-			emit("movl $%#x, %%edx", PortHypercall)
+			emit("movl $%d, %%eax", abi.HCExit)
+			emit("movl $%#x, %%edx", abi.PortHypercall)
 			emit("outl %%eax, (%%dx)")
 			emit("jmp .Lwait")
 		} else {

@@ -20,7 +20,7 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 )
 
-// fuzzLinkerScript puts the program at KernelMin with no other segment
+// fuzzLinkerScript puts the program at abi.KernelMin with no other segment
 // (gcc's default layout adds one for the ELF headers below it).
 const fuzzLinkerScript = `ENTRY(_start)
 SECTIONS {

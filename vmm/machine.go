@@ -10,9 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bobuhiro11/gokvm/kvm"
 	"github.com/crewvm/crewvm/crew"
 	"github.com/crewvm/crewvm/replaylog"
+	"github.com/crewvm/crewvm/vmm/abi"
+	"github.com/crewvm/crewvm/vmm/devices"
+	"github.com/crewvm/crewvm/vmm/guestmem"
+	"github.com/crewvm/crewvm/vmm/kvm"
+	"github.com/crewvm/crewvm/vmm/x86"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +36,7 @@ type Config struct {
 	Replay *replaylog.Reader
 	// CPUID, when set, replaces the host's supported CPUID table, so a
 	// replay answers CPUID as its recording did.
-	CPUID []kvm.CPUIDEntry2
+	CPUID []kvm.CPUIDEntry
 	// Granularity is the CREW page size of a multiprocessor record or
 	// replay (0: 4 KiB).
 	Granularity uint64
@@ -71,15 +75,17 @@ type Label struct {
 // sharing one memfd of RAM.
 type Machine struct {
 	cfg     Config
-	host    *kvmHost
-	mem     *Memory
-	img     *Image
+	host    *kvm.Host
+	mem     *guestmem.Memory
+	img     *abi.Image
 	cpus    []*vcpu
 	halts   *haltState
-	console *lockedWriter
+	console *devices.Console
+	clock   devices.Clock
 	caps    HostCaps
+	// cpuid is the CPUID table before each vCPU's mask (x86.MaskCPUID).
+	cpuid []kvm.CPUIDEntry
 
-	start    time.Time
 	stop     chan struct{}
 	stopOnce sync.Once
 	stopping atomic.Bool
@@ -96,9 +102,12 @@ type Machine struct {
 
 // vcpu is the VMM's side of one guest CPU.
 type vcpu struct {
-	id  int
-	kvm *kvmVCPU
-	tid atomic.Int32
+	id   int
+	kvm  *kvm.VCPU
+	view *guestmem.View
+	// cpuid is what the guest's CPUID instruction answers (trap.go).
+	cpuid []x86.CPUIDEntry
+	tid   atomic.Int32
 	// exits counts the exits the guest caused: its exit position.
 	exits uint64
 
@@ -139,7 +148,7 @@ func New(cfg Config) (m *Machine, err error) {
 		return nil, fmt.Errorf("--mem %d: must be a multiple of 4 KiB between %d MiB and %d GiB",
 			cfg.MemSize, MinMemory>>20, maxMemory>>30)
 	}
-	img, err := ParseImage(cfg.Image, cfg.MemSize, cfg.CPUs)
+	img, err := abi.ParseImage(cfg.Image, cfg.MemSize, cfg.CPUs)
 	if err != nil {
 		return nil, err
 	}
@@ -156,20 +165,21 @@ func New(cfg Config) (m *Machine, err error) {
 		cfg.SeekTimeout = DefaultSeekTimeout
 	}
 	m = &Machine{cfg: cfg, img: img, halts: newHaltState(cfg.CPUs), stop: make(chan struct{}),
-		console: &lockedWriter{w: cfg.Console}}
+		console: devices.NewConsole(cfg.Console)}
 	built := m
 	defer func() {
 		if err != nil {
 			built.Close()
 		}
 	}()
-	if m.host, err = openKVM(); err != nil {
+	if m.host, err = kvm.Open(); err != nil {
 		return nil, err
 	}
+	m.cpuid = m.host.SupportedCPUID()
 	if cfg.CPUID != nil {
-		m.host.cpuid = &kvm.CPUID{Nent: uint32(len(cfg.CPUID)), Entries: cfg.CPUID}
+		m.cpuid = cfg.CPUID
 	}
-	if m.mem, err = NewMemory(cfg.MemSize); err != nil {
+	if m.mem, err = guestmem.New(cfg.MemSize); err != nil {
 		return nil, err
 	}
 	if err := writeBootState(m.mem.Host(), img, cfg.CPUs, cfg.Args); err != nil {
@@ -185,7 +195,7 @@ func New(cfg Config) (m *Machine, err error) {
 	if err := m.bootVCPU(m.cpus[0]); err != nil {
 		return nil, err
 	}
-	if m.caps, err = probeCaps(m.cpus[0].kvm, m.mem.Host()); err != nil {
+	if m.caps, err = probeCaps(m.cpus[0].kvm, m.cpus[0].view.Bytes()); err != nil {
 		return nil, err
 	}
 	for _, c := range m.cpus {
@@ -208,18 +218,33 @@ func New(cfg Config) (m *Machine, err error) {
 }
 
 func (m *Machine) newVCPU(id int) (*vcpu, error) {
-	ram, err := m.mem.Map()
+	view, err := m.mem.NewView()
 	if err != nil {
 		return nil, fmt.Errorf("vCPU %d: %w", id, err)
 	}
-	kv, err := newKVMVCPU(m.host, id, ram)
+	table := make([]x86.CPUIDEntry, len(m.cpuid))
+	for i, e := range m.cpuid {
+		table[i] = x86.CPUIDEntry(e)
+	}
+	table = x86.MaskCPUID(table, id)
+	ktable := make([]kvm.CPUIDEntry, len(table))
+	for i, e := range table {
+		ktable[i] = kvm.CPUIDEntry(e)
+	}
+	kv, err := m.host.NewVCPU(id, view.Bytes(), ktable)
+	if err == nil {
+		if err = kv.SetMSR(x86.MSRMiscFeaturesEnables, x86.CPUIDFaulting); err != nil {
+			kv.Close()
+			err = fmt.Errorf("vCPU %d: enable CPUID faulting: %w", id, err)
+		}
+	}
 	if err != nil {
-		unix.Munmap(ram)
+		view.Close()
 		return nil, err
 	}
-	c := &vcpu{id: id, kvm: kv, left: make(chan struct{}, 1)}
+	c := &vcpu{id: id, kvm: kv, view: view, cpuid: table, left: make(chan struct{}, 1)}
 	c.unheld = sync.NewCond(&c.gate)
-	_, ebx, _, _ := kv.cpuidLeaf(0xd, 0)
+	_, ebx, _, _ := x86.CPUIDLeaf(table, 0xd, 0)
 	c.xsaveSize = uint64(ebx)
 	return c, nil
 }
@@ -227,16 +252,16 @@ func (m *Machine) newVCPU(id int) (*vcpu, error) {
 // bootVCPU gives c its boot registers; CR4.TSD traps the time-stamp
 // counter where the host honours it (HostCaps).
 func (m *Machine) bootVCPU(c *vcpu) error {
-	sregs, err := c.kvm.sregs()
+	sregs, err := c.kvm.Sregs()
 	if err == nil {
 		setLongMode(sregs)
 		if m.caps.TSCTrapped {
-			sregs.CR4 |= cr4TSD
+			sregs.CR4 |= x86.CR4TSD
 		}
-		err = c.kvm.setSregs(sregs)
+		err = c.kvm.SetSregs(sregs)
 	}
 	if err == nil {
-		err = c.kvm.setRegs(initialRegs(m.img, c.id, m.cfg.CPUs, m.cfg.MemSize))
+		err = c.kvm.SetRegs(initialRegs(m.img, c.id, m.cfg.CPUs, m.cfg.MemSize))
 	}
 	if err != nil {
 		return fmt.Errorf("vCPU %d: set boot registers: %w", c.id, err)
@@ -250,7 +275,7 @@ func (m *Machine) Caps() HostCaps { return m.caps }
 // Run starts every vCPU and waits until the guest exits, fails, times out
 // or ctx is cancelled. The guest's exit status is in the Result.
 func (m *Machine) Run(ctx context.Context) (*Result, error) {
-	m.start = time.Now()
+	m.clock.Start()
 	var wg sync.WaitGroup
 	if m.rep != nil {
 		wg.Add(1)
@@ -292,13 +317,13 @@ func (m *Machine) Run(ctx context.Context) (*Result, error) {
 		m.rep.mu.Unlock()
 	}
 	wg.Wait()
-	elapsed := time.Since(m.start)
+	elapsed := m.clock.Elapsed()
 	if m.err == nil && (m.rec != nil || m.rep != nil) {
 		m.err = m.finalState()
 	}
 	if te, ok := m.err.(*TimeoutError); ok {
 		for _, c := range m.cpus {
-			r, _ := c.kvm.regs()
+			r, _ := c.kvm.Regs()
 			te.Regs = append(te.Regs, r)
 		}
 	}
@@ -355,12 +380,12 @@ func (m *Machine) vcpuLoop(c *vcpu) error {
 		if !c.enterGate(stopping) {
 			return nil
 		}
-		errno := c.kvm.runErrno()
+		errno := c.kvm.Run()
 		if (errno == unix.EINTR || errno == unix.EAGAIN) && m.rec != nil && m.crew != nil && c.heldOut() {
 			errno = m.settle(c)
 		}
 		crewFault := errno == unix.EFAULT && m.crew != nil
-		counted := crewFault || errno == 0 && c.kvm.run.ExitReason != exitIntr
+		counted := crewFault || errno == 0 && c.kvm.RunData().ExitReason != kvm.ExitIntr
 		c.leaveGate(errno, counted)
 		var err error
 		if counted && m.rep != nil {
@@ -369,7 +394,7 @@ func (m *Machine) vcpuLoop(c *vcpu) error {
 		switch {
 		case errno == unix.EINTR || errno == unix.EAGAIN:
 			if !stopping() {
-				c.kvm.run.ImmediateExit = 0
+				c.kvm.Unkick()
 			}
 			continue
 		case crewFault && m.rep != nil:
@@ -393,7 +418,7 @@ func (m *Machine) vcpuLoop(c *vcpu) error {
 
 // guestError builds a GuestError with the vCPU's current registers.
 func (c *vcpu) guestError(format string, args ...any) error {
-	r, err := c.kvm.regs()
+	r, err := c.kvm.Regs()
 	if err != nil {
 		r = nil
 	}
@@ -411,7 +436,7 @@ func (m *Machine) Labels() []Label {
 func (m *Machine) Close() error {
 	var errs []error
 	for _, c := range m.cpus {
-		errs = append(errs, c.kvm.Close())
+		errs = append(errs, c.kvm.Close(), c.view.Close())
 		if c.matcher != nil {
 			errs = append(errs, unix.Munmap(c.matcher))
 		}
@@ -426,16 +451,4 @@ func (m *Machine) Close() error {
 		m.host = nil
 	}
 	return errors.Join(errs...)
-}
-
-// lockedWriter serialises console output from several vCPU threads.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

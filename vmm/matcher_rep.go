@@ -220,3 +220,15 @@ func isString(inst x86asm.Inst) bool {
 	}
 	return false
 }
+
+func stringSize(op x86asm.Op) int {
+	switch op {
+	case x86asm.MOVSW, x86asm.STOSW, x86asm.LODSW, x86asm.SCASW, x86asm.CMPSW:
+		return 2
+	case x86asm.MOVSD, x86asm.STOSD, x86asm.LODSD, x86asm.SCASD, x86asm.CMPSD:
+		return 4
+	case x86asm.MOVSQ, x86asm.STOSQ, x86asm.LODSQ, x86asm.SCASQ, x86asm.CMPSQ:
+		return 8
+	}
+	return 1
+}

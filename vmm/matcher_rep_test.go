@@ -3,8 +3,9 @@ package vmm
 import (
 	"testing"
 
-	"github.com/crewvm/crewvm/replaylog"
 	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/crewvm/crewvm/replaylog"
 )
 
 func TestMatcherRepOp(t *testing.T) {

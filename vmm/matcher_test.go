@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crewvm/crewvm/replaylog"
 	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/crewvm/crewvm/replaylog"
 )
 
 const (

@@ -7,8 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crewvm/crewvm/replaylog"
 	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/crewvm/crewvm/replaylog"
 )
 
 // TestMatcherWindow: which runs of short instructions make a window,

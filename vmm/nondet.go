@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/crewvm/crewvm/vmm/abi"
 	"golang.org/x/arch/x86/x86asm"
 )
 
@@ -17,13 +18,13 @@ type NondetSite struct {
 
 func (s NondetSite) String() string { return fmt.Sprintf("%s at %#x", s.Inst, s.Addr) }
 
-// Untrappable lists, by a linear sweep of the image's executable
+// untrappableSites lists, by a linear sweep of the image's executable
 // segments, the instructions whose results this host lets the guest read
 // without the VMM seeing them (HostCaps): rdrand, rdseed and rdpid always,
 // cpuid, rdtsc and rdtscp where the host runs them natively. A sweep can
 // take data for code, so a site is a warning, not a verdict; code the
 // guest generates at run time is not seen.
-func (img *Image) Untrappable(caps HostCaps) []NondetSite {
+func untrappableSites(img *abi.Image, caps HostCaps) []NondetSite {
 	var sites []NondetSite
 	for _, s := range img.Segments {
 		if !s.Exec {
@@ -58,5 +59,6 @@ func untrappable(op x86asm.Op, caps HostCaps) bool {
 }
 
 // Untrappable lists the guest image's instructions that this host cannot
-// trap (see Image.Untrappable).
-func (m *Machine) Untrappable() []NondetSite { return m.img.Untrappable(m.caps) }
+// trap: a linear sweep of its executable segments, which can take data
+// for code, so a site is a warning, not a verdict.
+func (m *Machine) Untrappable() []NondetSite { return untrappableSites(m.img, m.caps) }

@@ -2,14 +2,11 @@ package vmm
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"time"
 
-	"github.com/bobuhiro11/gokvm/kvm"
 	"github.com/crewvm/crewvm/replaylog"
-	"golang.org/x/sys/unix"
+	"github.com/crewvm/crewvm/vmm/kvm"
 )
 
 // What a recording logs: every input the guest reads from outside (the
@@ -45,7 +42,7 @@ func (r *recorder) append(e replaylog.Event) error {
 
 func (c *vcpu) divergence(event uint64, format string, args ...any) error {
 	var rip uint64
-	if r, err := c.kvm.regs(); err == nil {
+	if r, err := c.kvm.Regs(); err == nil {
 		rip = r.RIP
 	}
 	return &DivergenceError{Event: event, CPU: c.id, RIP: rip, Msg: fmt.Sprintf(format, args...)}
@@ -53,7 +50,7 @@ func (c *vcpu) divergence(event uint64, format string, args ...any) error {
 
 // clock answers HC_TIME: live, logged when recording, from the log when
 // replaying.
-func (m *Machine) clock(c *vcpu, live uint64) (uint64, error) {
+func (m *Machine) clockInput(c *vcpu, live uint64) (uint64, error) {
 	if m.rep != nil {
 		it, err := m.expect(c, replaylog.KindClock, "the clock")
 		if err != nil {
@@ -82,7 +79,7 @@ func (m *Machine) tsc(c *vcpu, insn uint64) (uint64, error) {
 		}
 		return it.ev.Value, nil
 	}
-	live := uint64(time.Since(m.start))
+	live := m.clock.Now()
 	if m.rec != nil {
 		return live, m.rec.append(replaylog.TSC(uint32(c.id), insn, live, c.exits))
 	}
@@ -107,53 +104,6 @@ func (m *Machine) report(c *vcpu, ev replaylog.Event, what string) error {
 		return m.rec.append(ev)
 	}
 	return nil
-}
-
-// memoryHash hashes guest RAM for record and replay to compare: the
-// number and contents of every page that is not all zero. Holes of the
-// memfd are skipped without touching them (reading them would allocate),
-// and zero pages are skipped too, so the hash is the same whether or not
-// the kernel happened to back a zero page.
-func (m *Machine) memoryHash() uint64 {
-	h := sha256.New()
-	ram := m.mem.Host()
-	var idx [8]byte
-	for off := int64(0); off < int64(len(ram)); {
-		data, err := unix.Seek(m.mem.fd, off, unix.SEEK_DATA)
-		if err != nil {
-			break // ENXIO: no data after off
-		}
-		hole, err := unix.Seek(m.mem.fd, data, unix.SEEK_HOLE)
-		if err != nil {
-			hole = int64(len(ram))
-		}
-		for p := data &^ (pageSize - 1); p < hole && p < int64(len(ram)); p += pageSize {
-			page := ram[p : p+pageSize]
-			if isZero(page) {
-				continue
-			}
-			binary.LittleEndian.PutUint64(idx[:], uint64(p))
-			h.Write(idx[:])
-			h.Write(page)
-		}
-		off = hole
-	}
-	return binary.LittleEndian.Uint64(h.Sum(nil)[:8])
-}
-
-func isZero(b []byte) bool {
-	for len(b) >= 8 {
-		if binary.LittleEndian.Uint64(b) != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, v := range b {
-		if v != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // RecordTo makes the run write its recording to w; call it before Run.
@@ -188,9 +138,9 @@ func regNames() [16]string {
 // finalState logs, or checks against the log, where every vCPU stopped,
 // its registers and the memory hash, then the end of the run.
 func (m *Machine) finalState() error {
-	mem := m.memoryHash()
+	mem := m.mem.Hash()
 	for _, c := range m.cpus {
-		r, err := c.kvm.regs()
+		r, err := c.kvm.Regs()
 		if err != nil {
 			return fmt.Errorf("vCPU %d: read final registers: %w", c.id, err)
 		}
@@ -270,19 +220,19 @@ func describeNext(e *replaylog.Event, err error) string {
 
 // EncodeCPUID and DecodeCPUID carry the CPUID table in a log header, so a
 // replay answers CPUID exactly as the recording did on whatever host.
-func EncodeCPUID(entries []kvm.CPUIDEntry2) []byte {
+func EncodeCPUID(entries []kvm.CPUIDEntry) []byte {
 	var b bytes.Buffer
 	binary.Write(&b, binary.LittleEndian, entries)
 	return b.Bytes()
 }
 
 // DecodeCPUID rejects tables that are not whole entries or too long.
-func DecodeCPUID(b []byte) ([]kvm.CPUIDEntry2, error) {
+func DecodeCPUID(b []byte) ([]kvm.CPUIDEntry, error) {
 	const entrySize = 40
 	if len(b)%entrySize != 0 || len(b)/entrySize > 256 {
 		return nil, fmt.Errorf("CPUID table of %d bytes is not 1 to 256 entries of %d bytes", len(b), entrySize)
 	}
-	out := make([]kvm.CPUIDEntry2, len(b)/entrySize)
+	out := make([]kvm.CPUIDEntry, len(b)/entrySize)
 	if err := binary.Read(bytes.NewReader(b), binary.LittleEndian, out); err != nil {
 		return nil, fmt.Errorf("CPUID table: %w", err)
 	}
@@ -290,8 +240,8 @@ func DecodeCPUID(b []byte) ([]kvm.CPUIDEntry2, error) {
 }
 
 // CPUID returns the base CPUID table this machine gives its vCPUs.
-func (m *Machine) CPUID() []kvm.CPUIDEntry2 {
-	return append([]kvm.CPUIDEntry2(nil), m.host.cpuid.Entries[:m.host.cpuid.Nent]...)
+func (m *Machine) CPUID() []kvm.CPUIDEntry {
+	return append([]kvm.CPUIDEntry(nil), m.cpuid...)
 }
 
 // ImageHash identifies the guest image, for log headers.

@@ -4,10 +4,9 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
-	"github.com/bobuhiro11/gokvm/kvm"
 	"github.com/crewvm/crewvm/replaylog"
+	"github.com/crewvm/crewvm/vmm/kvm"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,7 +66,7 @@ func (m *Machine) seek(c *vcpu, want *replaylog.Position, idx uint64) error {
 // seekExits is seek, also returning how many times c left the guest on
 // the way.
 func (m *Machine) seekExits(c *vcpu, want *replaylog.Position, idx uint64) (int, error) {
-	r, err := c.kvm.regs()
+	r, err := c.kvm.Regs()
 	if err != nil {
 		return 0, fmt.Errorf("vCPU %d: read registers: %w", c.id, err)
 	}
@@ -98,7 +97,7 @@ func (s *seeker) run(r *kvm.Regs) error {
 	if to, ok := bp.mt.relocated(bp.rip, r.RIP); ok {
 		// Stopped inside the window: go on in its relocated copy.
 		r.RIP = to
-		if err := c.kvm.setRegs(r); err != nil {
+		if err := c.kvm.SetRegs(r); err != nil {
 			return fmt.Errorf("vCPU %d: enter the relocated window: %w", c.id, err)
 		}
 	} else if bp.inWindow(r.RIP) {
@@ -110,7 +109,7 @@ func (s *seeker) run(r *kvm.Regs) error {
 		if err := s.enter(3); err != nil {
 			return err
 		}
-		r, err := c.kvm.regs()
+		r, err := c.kvm.Regs()
 		if err != nil {
 			return fmt.Errorf("vCPU %d: read registers at a breakpoint: %w", c.id, err)
 		}
@@ -126,7 +125,7 @@ func (s *seeker) run(r *kvm.Regs) error {
 		case into:
 			// A branch into the window: one exit per such branch.
 			r.RIP = to
-			err = c.kvm.setRegs(r)
+			err = c.kvm.SetRegs(r)
 		case bp.mt != nil && bp.inWindow(r.RIP-1):
 			// A branch into the window where the decode saw no
 			// instruction start (past an unconditional jmp).
@@ -146,14 +145,14 @@ func (s *seeker) run(r *kvm.Regs) error {
 func (s *seeker) enter(vector int) error {
 	c := s.c
 	for {
-		errno := c.kvm.runErrno()
+		errno := c.kvm.Run()
 		if s.m.stopping.Load() {
 			return errStopping
 		}
 		if errno == unix.EINTR || errno == unix.EAGAIN {
 			// A signal, not the guest: the run is over, the seek has
 			// taken too long, or it goes on.
-			c.kvm.run.ImmediateExit = 0
+			c.kvm.Unkick()
 			if s.expired.Load() {
 				return s.timedOut()
 			}
@@ -161,12 +160,12 @@ func (s *seeker) enter(vector int) error {
 		}
 		s.exits++
 		got := -1
-		if errno == 0 && c.kvm.run.ExitReason == exitShutdown {
-			got = c.kvm.exception()
+		if errno == 0 && c.kvm.RunData().ExitReason == kvm.ExitShutdown {
+			got = c.kvm.Exception()
 		}
 		if got != vector {
 			return c.divergence(s.idx, "the vCPU left the guest (%s) before reaching the recorded state position %s; where it stopped: %s",
-				describeExit(errno, c.kvm.run.ExitReason, got), s.want, s.where())
+				describeExit(errno, c.kvm.RunData().ExitReason, got), s.want, s.where())
 		}
 		return nil
 	}
@@ -178,10 +177,10 @@ func (s *seeker) enter(vector int) error {
 func (s *seeker) hit(r *kvm.Regs) (bool, error) {
 	r.RIP = s.bp.rip
 	if s.atState(r) {
-		return true, s.c.kvm.setRegs(r)
+		return true, s.c.kvm.SetRegs(r)
 	}
 	r.RIP = s.bp.mt.ResumeRIP
-	if err := s.c.kvm.setRegs(r); err != nil {
+	if err := s.c.kvm.SetRegs(r); err != nil {
 		return false, fmt.Errorf("vCPU %d: resume after a false match: %w", s.c.id, err)
 	}
 	return false, nil
@@ -193,12 +192,12 @@ func (s *seeker) hit(r *kvm.Regs) (bool, error) {
 // reached the position.
 func (s *seeker) stepThrough(r *kvm.Regs) (bool, error) {
 	c, bp := s.c, s.bp
-	view := c.kvm.ram[bp.rip : bp.rip+1]
+	view := c.view.Bytes()[bp.rip : bp.rip+1]
 	view[0] = bp.orig[0]
 	defer func() { view[0] = 0xcc }()
 	for r.RIP == bp.rip {
 		if s.atState(r) {
-			return true, c.kvm.setRegs(r)
+			return true, c.kvm.SetRegs(r)
 		}
 		var err error
 		if r, err = s.step(r); err != nil {
@@ -212,20 +211,20 @@ func (s *seeker) stepThrough(r *kvm.Regs) (bool, error) {
 // after the instruction (or REP iteration).
 func (s *seeker) step(r *kvm.Regs) (*kvm.Regs, error) {
 	c := s.c
-	if err := c.kvm.setRegs(r); err != nil {
+	if err := c.kvm.SetRegs(r); err != nil {
 		return nil, fmt.Errorf("vCPU %d: set registers to step: %w", c.id, err)
 	}
-	if err := c.kvm.setGuestDebug(guestDebugEnable|guestDebugSingleStep, [8]uint64{}); err != nil {
+	if err := c.kvm.SetGuestDebug(kvm.DebugEnable|kvm.DebugSingleStep, [8]uint64{}); err != nil {
 		return nil, fmt.Errorf("vCPU %d: single-step: %w", c.id, err)
 	}
 	err := s.enter(1)
-	if derr := c.kvm.setGuestDebug(0, [8]uint64{}); err == nil && derr != nil {
+	if derr := c.kvm.SetGuestDebug(0, [8]uint64{}); err == nil && derr != nil {
 		err = fmt.Errorf("vCPU %d: end single-stepping: %w", c.id, derr)
 	}
 	if err != nil {
 		return nil, err
 	}
-	r, err = c.kvm.regs()
+	r, err = c.kvm.Regs()
 	if err != nil {
 		return nil, fmt.Errorf("vCPU %d: read registers after a step: %w", c.id, err)
 	}
@@ -243,7 +242,7 @@ func (bp *breakpoint) inWindow(addr uint64) bool {
 // whether the vCPU reached the position.
 func (s *seeker) stepOriginal(r *kvm.Regs) (bool, error) {
 	c, bp := s.c, s.bp
-	patched := c.kvm.ram[bp.rip : bp.rip+uint64(len(bp.orig))]
+	patched := c.view.Bytes()[bp.rip : bp.rip+uint64(len(bp.orig))]
 	patch := append([]byte(nil), patched...)
 	copy(patched, bp.orig)
 	defer copy(patched, patch)
@@ -254,9 +253,9 @@ func (s *seeker) stepOriginal(r *kvm.Regs) (bool, error) {
 		}
 	}
 	if r.RIP == bp.rip && s.atState(r) {
-		return true, c.kvm.setRegs(r)
+		return true, c.kvm.SetRegs(r)
 	}
-	return false, c.kvm.setRegs(r)
+	return false, c.kvm.SetRegs(r)
 }
 
 // atState says whether the vCPU, with registers r, is at the position,
@@ -316,9 +315,8 @@ func (m *Machine) insertBreakpoint(c *vcpu, want, from *replaylog.Regs) (*breakp
 		}
 	}
 	for page := rip &^ (pageSize - 1); page < rip+uint64(len(patch)); page += pageSize {
-		if _, err := unix.MmapPtr(m.mem.fd, int64(page), unsafe.Pointer(&c.kvm.ram[page]), pageSize,
-			unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED); err != nil {
-			err = fmt.Errorf("private copy of code page %#x: %w", page, err)
+		if err := c.view.PrivatePage(page); err != nil {
+			err = fmt.Errorf("private copy of code page: %w", err)
 			if rerr := bp.remove(m); rerr != nil {
 				err = fmt.Errorf("%w; %w", err, rerr)
 			}
@@ -326,8 +324,8 @@ func (m *Machine) insertBreakpoint(c *vcpu, want, from *replaylog.Regs) (*breakp
 		}
 		bp.pages = append(bp.pages, page)
 	}
-	bp.orig = append([]byte(nil), c.kvm.ram[rip:rip+uint64(len(patch))]...)
-	copy(c.kvm.ram[rip:], patch)
+	bp.orig = append([]byte(nil), c.view.Bytes()[rip:rip+uint64(len(patch))]...)
+	copy(c.view.Bytes()[rip:], patch)
 	return bp, nil
 }
 
@@ -339,7 +337,7 @@ func (bp *breakpoint) writeBack(m *Machine) {
 		if bp.rights(m, page)&unix.PROT_WRITE == 0 {
 			continue
 		}
-		copy(host[page:page+pageSize], c.kvm.ram[page:page+pageSize])
+		copy(host[page:page+pageSize], c.view.Bytes()[page:page+pageSize])
 		lo, hi := max(page, bp.rip), min(page+pageSize, bp.rip+uint64(len(bp.orig)))
 		copy(host[lo:hi], bp.orig[lo-bp.rip:])
 	}
@@ -359,13 +357,12 @@ func (bp *breakpoint) rights(m *Machine, page uint64) int {
 func (bp *breakpoint) remove(m *Machine) error {
 	c := bp.c
 	if bp.orig != nil {
-		copy(c.kvm.ram[bp.rip:], bp.orig)
+		copy(c.view.Bytes()[bp.rip:], bp.orig)
 	}
 	bp.writeBack(m)
 	for _, page := range bp.pages {
-		if _, err := unix.MmapPtr(m.mem.fd, int64(page), unsafe.Pointer(&c.kvm.ram[page]), pageSize,
-			bp.rights(m, page), unix.MAP_SHARED|unix.MAP_FIXED); err != nil {
-			return fmt.Errorf("vCPU %d: restore code page %#x: %w", c.id, page, err)
+		if err := c.view.SharePage(page, bp.rights(m, page)); err != nil {
+			return fmt.Errorf("vCPU %d: restore code page: %w", c.id, err)
 		}
 	}
 	bp.pages = nil
@@ -389,11 +386,9 @@ func (c *vcpu) installMatcher(base uint64, mt *matcher) error {
 		if err != nil {
 			return fmt.Errorf("trampoline region: %w", err)
 		}
-		r := &kvm.UserspaceMemoryRegion{Slot: matcherSlot, GuestPhysAddr: base, MemorySize: matcherRegionSize,
-			UserspaceAddr: uint64(uintptr(unsafe.Pointer(&b[0])))}
-		if err := kvm.SetUserMemoryRegion(c.kvm.vm.Fd(), r); err != nil {
+		if err := c.kvm.MapSlot(matcherSlot, base, b); err != nil {
 			unix.Munmap(b)
-			return fmt.Errorf("trampoline slot at %#x: %w", base, err)
+			return fmt.Errorf("trampoline slot: %w", err)
 		}
 		c.matcher = b
 	}
@@ -410,20 +405,11 @@ func (c *vcpu) installMatcher(base uint64, mt *matcher) error {
 	return put(mt.Entry, mt.Code)
 }
 
-// exception is the vector of the exception behind a shutdown exit.
-func (v *kvmVCPU) exception() int {
-	var e kvm.VCPUEvents
-	if err := kvm.GetVCPUEvents(v.fd.Fd(), &e); err != nil {
-		return -1
-	}
-	return int(e.E.Nr)
-}
-
 func describeExit(errno unix.Errno, reason uint32, vector int) string {
 	switch {
 	case errno != 0:
 		return fmt.Sprintf("KVM_RUN: %v", errno)
-	case reason == exitShutdown:
+	case reason == kvm.ExitShutdown:
 		return fmt.Sprintf("exception %d", vector)
 	}
 	return fmt.Sprintf("exit reason %d", reason)
@@ -440,7 +426,7 @@ func (s *seeker) timedOut() error {
 
 // where describes how the vCPU's state differs from the position sought.
 func (s *seeker) where() string {
-	r, err := s.c.kvm.regs()
+	r, err := s.c.kvm.Regs()
 	if err != nil {
 		return "registers unreadable"
 	}

@@ -13,9 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bobuhiro11/gokvm/kvm"
-	"github.com/crewvm/crewvm/replaylog"
 	"golang.org/x/sys/unix"
+
+	"github.com/crewvm/crewvm/replaylog"
+	"github.com/crewvm/crewvm/vmm/kvm"
 )
 
 // Buffers of the REP tests, 4 pages each.
@@ -60,14 +61,14 @@ func (p *seekProbe) stepped(r *kvm.Regs, n int) *kvm.Regs {
 	p.setRegs(0, r)
 	v := p.vcpu(0)
 	for i := range n {
-		if err := v.setGuestDebug(guestDebugEnable|guestDebugSingleStep, [8]uint64{}); err != nil {
+		if err := v.SetGuestDebug(kvm.DebugEnable|kvm.DebugSingleStep, [8]uint64{}); err != nil {
 			p.t.Fatal(err)
 		}
-		if o := p.run(0); o.reason != exitShutdown || o.vector != 1 {
+		if o := p.run(0); o.reason != kvm.ExitShutdown || o.vector != 1 {
 			p.t.Fatalf("step %d: %v", i, o)
 		}
 	}
-	if err := v.setGuestDebug(0, [8]uint64{}); err != nil {
+	if err := v.SetGuestDebug(0, [8]uint64{}); err != nil {
 		p.t.Fatal(err)
 	}
 	return p.regs(0)
@@ -92,7 +93,7 @@ func (p *seekProbe) seekFrom(start, want *kvm.Regs) int {
 	if got != w {
 		p.t.Fatalf("seek stopped at\n%+v\nwant\n%+v", got, w)
 	}
-	view := p.vcpu(0).ram[probeCode : probeCode+uint64(len(p.code))]
+	view := p.view(0).Bytes()[probeCode : probeCode+uint64(len(p.code))]
 	if !bytes.Equal(view, p.code) || !bytes.Equal(p.m.mem.Host()[probeCode:][:len(p.code)], p.code) {
 		p.t.Fatalf("code after the seek: % x, want % x", view, p.code)
 	}
@@ -106,7 +107,7 @@ func (p *seekProbe) runToMarker() *kvm.Regs {
 	p.t.Helper()
 	// The out traps (#GP), or KVM serves it as port I/O, RIP past it.
 	o := p.run(0)
-	if o.errno == 0 && o.reason == exitIO && p.m.mem.Host()[o.rip-1] == 0xef {
+	if o.errno == 0 && o.reason == kvm.ExitIO && p.m.mem.Host()[o.rip-1] == 0xef {
 		return p.regs(0)
 	}
 	if !p.atMarker(0, o) {
@@ -255,7 +256,7 @@ func TestSeekSettledKick(t *testing.T) {
 		p.c.kick()
 	}()
 	t0 := time.Now()
-	if errno := p.c.kvm.runErrno(); errno != unix.EINTR {
+	if errno := p.c.kvm.Run(); errno != unix.EINTR {
 		t.Fatalf("KVM_RUN: %v, want EINTR from the kick", errno)
 	}
 	native := time.Since(t0)

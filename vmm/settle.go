@@ -1,6 +1,9 @@
 package vmm
 
-import "golang.org/x/sys/unix"
+import (
+	"github.com/crewvm/crewvm/vmm/kvm"
+	"golang.org/x/sys/unix"
+)
 
 // maxSettleSteps bounds how far settle steps a kicked vCPU.
 const maxSettleSteps = 64
@@ -22,25 +25,25 @@ func (c *vcpu) heldOut() bool {
 // settle returns the errno of that exit, or EINTR for a stop between
 // exits.
 func (m *Machine) settle(c *vcpu) unix.Errno {
-	c.kvm.run.ImmediateExit = 0
+	c.kvm.Unkick()
 	ram := m.mem.Host()
 	for i := 0; i < maxSettleSteps && !m.stopping.Load(); i++ {
-		r, err := c.kvm.regs()
+		r, err := c.kvm.Regs()
 		if err != nil || r.RIP >= uint64(len(ram)) {
 			break
 		}
 		if seekable(ram[r.RIP:min(r.RIP+windowFetch, uint64(len(ram)))], r.RIP) == nil {
 			break
 		}
-		if c.kvm.setGuestDebug(guestDebugEnable|guestDebugSingleStep, [8]uint64{}) != nil {
+		if c.kvm.SetGuestDebug(kvm.DebugEnable|kvm.DebugSingleStep, [8]uint64{}) != nil {
 			break
 		}
-		errno := c.kvm.runErrno()
-		c.kvm.setGuestDebug(0, [8]uint64{})
+		errno := c.kvm.Run()
+		c.kvm.SetGuestDebug(0, [8]uint64{})
 		switch {
 		case errno == unix.EINTR || errno == unix.EAGAIN:
-			c.kvm.run.ImmediateExit = 0
-		case errno == 0 && c.kvm.run.ExitReason == exitShutdown && c.kvm.exception() == 1:
+			c.kvm.Unkick()
+		case errno == 0 && c.kvm.RunData().ExitReason == kvm.ExitShutdown && c.kvm.Exception() == 1:
 		default:
 			return errno
 		}

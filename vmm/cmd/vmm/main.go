@@ -9,6 +9,11 @@
 //
 // Exit status: the guest's own status when it exits; 124 when --timeout
 // expires; 125 when the VMM or the guest failed (the message says which).
+//
+// This package only dispatches: each subcommand is a package under tools/
+// (tools/runcmd, tools/recordcmd, tools/replaycmd, tools/benchcmd,
+// tools/logcmd, tools/testgencmd) whose Main takes the arguments after the
+// command's name.
 package main
 
 import (
@@ -16,17 +21,14 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strconv"
-	"strings"
 
+	"github.com/crewvm/crewvm/tools/benchcmd"
+	"github.com/crewvm/crewvm/tools/cli"
 	"github.com/crewvm/crewvm/tools/logcmd"
+	"github.com/crewvm/crewvm/tools/recordcmd"
+	"github.com/crewvm/crewvm/tools/replaycmd"
+	"github.com/crewvm/crewvm/tools/runcmd"
 	"github.com/crewvm/crewvm/tools/testgencmd"
-)
-
-const (
-	exitTimeout = 124
-	exitFailure = 125
-	exitUsage   = 2
 )
 
 // command is one subcommand: its one-line summary and its entry point.
@@ -35,12 +37,13 @@ type command struct {
 	main    func(args []string, stdout, stderr io.Writer) int
 }
 
+// commands is the command table, by name.
 func commands() map[string]command {
 	return map[string]command{
-		"run":     {"run a guest (the built-in one by default)", cmdRun},
-		"record":  {"run a guest and write a recording of it", cmdRecord},
-		"replay":  {"re-execute a recording and check it matches", cmdReplay},
-		"bench":   {"time workloads: speedups over vCPU counts, or run vs record vs replay (--record)", cmdBench},
+		"run":     {"run a guest (the built-in one by default)", runcmd.Main},
+		"record":  {"run a guest and write a recording of it", recordcmd.Main},
+		"replay":  {"re-execute a recording and check it matches", replaycmd.Main},
+		"bench":   {"time workloads: speedups over vCPU counts, or run vs record vs replay (--record)", benchcmd.Main},
 		"log":     {"inspect a recording: stat, dump, verify", logcmd.Main},
 		"testgen": {"generate commutativity tests from an interface model", testgencmd.Main},
 	}
@@ -64,10 +67,11 @@ func main() {
 	os.Exit(mainArgs(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// mainArgs runs the command line args and returns the exit status.
 func mainArgs(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
@@ -78,32 +82,7 @@ func mainArgs(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		fmt.Fprintf(stderr, "vmm: unknown command %q\n", args[0])
 		usage(stderr)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	return cmd.main(args[1:], stdout, stderr)
-}
-
-// parseSize reads sizes like 256M, 1G, 512MiB or a plain byte count.
-func parseSize(s string) (uint64, error) {
-	t := strings.ToUpper(strings.TrimSpace(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "IB"), "B")
-	mult := uint64(1)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'K':
-			mult, t = 1<<10, t[:n-1]
-		case 'M':
-			mult, t = 1<<20, t[:n-1]
-		case 'G':
-			mult, t = 1<<30, t[:n-1]
-		}
-	}
-	v, err := strconv.ParseUint(t, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("bad size %q (want e.g. 256M, 1G)", s)
-	}
-	if v > (1<<63)/mult {
-		return 0, fmt.Errorf("size %q is too large", s)
-	}
-	return v * mult, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/crewvm/crewvm/guest"
 	"github.com/crewvm/crewvm/replaylog"
+	"github.com/crewvm/crewvm/tools/cli"
 )
 
 func TestRecordReplayMatches(t *testing.T) {
@@ -95,15 +96,15 @@ func TestReplayBadLogs(t *testing.T) {
 		code int
 		want string
 	}{
-		{"tampered clock", []string{"replay", tampered}, exitFailure, "diverged"},
-		{"truncated", []string{"replay", truncated}, exitFailure, "truncated"},
-		{"other guest", []string{"replay", "--guest", other, good}, exitFailure, "another guest image"},
-		{"not a log", []string{"replay", notLog}, exitFailure, "not"},
-		{"missing", []string{"replay", filepath.Join(dir, "nope")}, exitFailure, "no such file"},
-		{"no file", []string{"replay"}, exitUsage, "exactly one FILE"},
-		{"record needs -o", []string{"record", "hello"}, exitUsage, "-o FILE"},
-		{"bad granularity", []string{"record", "-o", filepath.Join(dir, "x.log"), "--granularity", "6K", "hello"}, exitUsage, "power of two"},
-		{"bad deadline", []string{"record", "-o", filepath.Join(dir, "x.log"), "--revoke-deadline", "0s", "hello"}, exitUsage, "must be positive"},
+		{"tampered clock", []string{"replay", tampered}, cli.ExitFailure, "diverged"},
+		{"truncated", []string{"replay", truncated}, cli.ExitFailure, "truncated"},
+		{"other guest", []string{"replay", "--guest", other, good}, cli.ExitFailure, "another guest image"},
+		{"not a log", []string{"replay", notLog}, cli.ExitFailure, "not"},
+		{"missing", []string{"replay", filepath.Join(dir, "nope")}, cli.ExitFailure, "no such file"},
+		{"no file", []string{"replay"}, cli.ExitUsage, "exactly one FILE"},
+		{"record needs -o", []string{"record", "hello"}, cli.ExitUsage, "-o FILE"},
+		{"bad granularity", []string{"record", "-o", filepath.Join(dir, "x.log"), "--granularity", "6K", "hello"}, cli.ExitUsage, "power of two"},
+		{"bad deadline", []string{"record", "-o", filepath.Join(dir, "x.log"), "--revoke-deadline", "0s", "hello"}, cli.ExitUsage, "must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package vmm
+package abi
 
 import (
 	"bytes"
@@ -32,8 +32,8 @@ type Segment struct {
 	Exec    bool
 }
 
-// stackBase is where the CPU stacks start: everything above it is stack.
-func stackBase(memSize uint64, cpus int) uint64 {
+// StackBase is where the CPU stacks start: everything above it is stack.
+func StackBase(memSize uint64, cpus int) uint64 {
 	return memSize - uint64(cpus)*StackSize
 }
 
@@ -60,7 +60,7 @@ func ParseImage(data []byte, memSize uint64, cpus int) (img *Image, err error) {
 	if uint64(cpus)*StackSize >= memSize {
 		return nil, fmt.Errorf("guest memory %d bytes cannot hold %d CPU stacks", memSize, cpus)
 	}
-	limit := stackBase(memSize, cpus)
+	limit := StackBase(memSize, cpus)
 	img = &Image{Entry: f.Entry, Hash: sha256.Sum256(data)}
 	entryOK := false
 	for i, p := range f.Progs {

@@ -1,4 +1,12 @@
-package main
+// Package benchcmd implements `vmm bench`. Without --record it runs each
+// workload (every computing built-in one by default) on each vCPU count of
+// --cpus-list, keeps the best of --runs wall times and prints the speedups
+// over the first count. With --record it times, on --cpus vCPUs, a plain
+// run, a recording and a replay of each workload back to back and prints
+// record/run, replay/record and what the recordings logged; a workload
+// that fails is a FAILED row and the command then exits with status 125.
+// The vmm command calls Main with the arguments after "bench".
+package benchcmd
 
 import (
 	"bytes"
@@ -11,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/crewvm/crewvm/tools/cli"
 	"github.com/crewvm/crewvm/vmm"
 	"golang.org/x/sys/unix"
 )
@@ -35,12 +44,14 @@ type benchRow struct {
 	Speedup  map[string]float64 `json:"speedup"`
 }
 
-func cmdBench(args []string, stdout, stderr io.Writer) int {
-	var mf machineFlags
+// Main runs `vmm bench ARGS...` and returns the process exit status: 0,
+// or one of cli's.
+func Main(args []string, stdout, stderr io.Writer) int {
+	var mf cli.MachineFlags
 	var cpuList string
 	var runs int
 	var asJSON, recordMode bool
-	fs := newFlagSet("bench", "[--cpus-list 1,2] [--runs N] [--json] [WORKLOAD...]\n"+
+	fs := cli.NewFlagSet("bench", "[--cpus-list 1,2] [--runs N] [--json] [WORKLOAD...]\n"+
 		"       vmm bench --record [--cpus N] [--runs N] [--json] [WORKLOAD...]\n\n"+
 		"Runs each workload (all computing built-in ones by default) on each vCPU count,\n"+
 		"keeps the best of --runs wall times and prints speedups relative to the first count.\n\n"+
@@ -54,14 +65,14 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		"and the command exits with status 125 after the table.\n\n"+
 		"A WORKLOAD with arguments is NAME:ARG1,ARG2 (e.g. racy-counter:20000) or one\n"+
 		"quoted word \"NAME ARG1 ARG2\".", stderr)
-	mf.register(fs)
+	mf.Register(fs)
 	// --cpus-list says which counts to compare; --cpus is for --record only.
 	fs.Lookup("cpus").Usage = "number of vCPUs for --record (without it, see --cpus-list)"
 	fs.StringVar(&cpuList, "cpus-list", "1,2", "comma-separated vCPU counts to compare")
 	fs.IntVar(&runs, "runs", 3, "runs per workload and count; the best is kept")
 	fs.BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	fs.BoolVar(&recordMode, "record", false, "time run, record and replay of each workload on --cpus vCPUs")
-	if code, done := parseFlags(fs, args); done {
+	if code, done := cli.ParseFlags(fs, args); done {
 		return code
 	}
 	if recordMode {
@@ -70,25 +81,25 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 		// accepted and unused, as it always was.)
 		if fs.Changed("cpus-list") {
 			fmt.Fprintln(stderr, "vmm bench: --cpus-list compares vCPU counts; with --record use --cpus N")
-			return exitUsage
+			return cli.ExitUsage
 		}
 		return benchRecord(&mf, fs.Args(), runs, asJSON, stdout, stderr)
 	}
 	counts, err := parseCounts(cpuList)
 	if err != nil || runs < 1 {
 		fmt.Fprintf(stderr, "vmm bench: --cpus-list %q / --runs %d: %v\n", cpuList, runs, err)
-		return exitUsage
+		return cli.ExitUsage
 	}
-	base, err := mf.config(nil, io.Discard)
+	base, err := mf.Config(nil, io.Discard)
 	if err != nil {
 		fmt.Fprintf(stderr, "vmm bench: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	workloads := fs.Args()
 	if len(workloads) == 0 {
 		known, err := listWorkloads(base)
 		if err != nil {
-			return reportError(stderr, "bench", err)
+			return cli.ReportError(stderr, "bench", err)
 		}
 		workloads = defaultBench(known)
 	}
@@ -104,7 +115,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 				}
 				cfg := base
 				cfg.CPUs, cfg.Args = n, benchArgs(w)
-				res, err := runMachine(cfg)
+				res, err := cli.RunMachine(cfg)
 				if err == nil && res.Status != 0 {
 					err = fmt.Errorf("guest exited with status %d", res.Status)
 				}
@@ -112,7 +123,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) int {
 					if progress {
 						fmt.Fprintln(stderr)
 					}
-					return reportError(stderr, "bench", fmt.Errorf("%s on %d vCPUs: %w", w, n, err))
+					return cli.ReportError(stderr, "bench", fmt.Errorf("%s on %d vCPUs: %w", w, n, err))
 				}
 				if best == 0 || res.Elapsed < best {
 					best = res.Elapsed
@@ -197,7 +208,7 @@ func listWorkloads(base vmm.Config) ([]string, error) {
 	var out bytes.Buffer
 	cfg := base
 	cfg.CPUs, cfg.Args, cfg.Console = 1, []string{"list"}, &out
-	if _, err := runMachine(cfg); err != nil {
+	if _, err := cli.RunMachine(cfg); err != nil {
 		return nil, fmt.Errorf("list workloads: %w", err)
 	}
 	var names []string

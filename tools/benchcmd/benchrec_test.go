@@ -1,4 +1,4 @@
-package main
+package benchcmd
 
 import (
 	"bytes"
@@ -144,10 +144,10 @@ func TestBenchRecordFailedRowPrinted(t *testing.T) {
 // TestBenchRecord runs the command on real KVM: one uniprocessor-trivial
 // workload and one that races on shared memory, so CREW has work to do.
 func TestBenchRecord(t *testing.T) {
-	args := []string{"bench", "--record", "--runs", "1", "--cpus", "2", "hello", "racy-counter:20000"}
+	args := []string{"--record", "--runs", "1", "--cpus", "2", "hello", "racy-counter:20000"}
 	var stdout, stderr bytes.Buffer
-	if code := mainArgs(args, &stdout, &stderr); code != 0 {
-		t.Fatalf("vmm %v: code %d, stdout %q, stderr %q", args, code, stdout.String(), stderr.String())
+	if code := Main(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("vmm bench %v: code %d, stdout %q, stderr %q", args, code, stdout.String(), stderr.String())
 	}
 	out := stdout.String()
 	for _, want := range []string{"record/run", "replay/record", "transitions/s", "hello", "racy-counter:20000", "geomean"} {
@@ -161,9 +161,9 @@ func TestBenchRecord(t *testing.T) {
 
 	stdout.Reset()
 	stderr.Reset()
-	jargs := []string{"bench", "--record", "--json", "--runs", "1", "--cpus", "2", "hello", "racy-counter:20000"}
-	if code := mainArgs(jargs, &stdout, &stderr); code != 0 {
-		t.Fatalf("vmm %v: code %d, stderr %q", jargs, code, stderr.String())
+	jargs := []string{"--record", "--json", "--runs", "1", "--cpus", "2", "hello", "racy-counter:20000"}
+	if code := Main(jargs, &stdout, &stderr); code != 0 {
+		t.Fatalf("vmm bench %v: code %d, stderr %q", jargs, code, stderr.String())
 	}
 	var rows []recRow
 	if err := json.Unmarshal(stdout.Bytes(), &rows); err != nil {

@@ -1,4 +1,4 @@
-package vmm
+package abi
 
 import (
 	"bufio"
@@ -22,7 +22,7 @@ func TestABIMatchesHeader(t *testing.T) {
 		"ABI_BOOT_MAGIC": BootMagic, "ABI_BOOT_VERSION": BootVersion,
 		"ABI_MAX_ARGS": MaxArgs, "ABI_ARGS_SIZE": ArgsSize,
 	}
-	f, err := os.Open("../guest/include/abi.h")
+	f, err := os.Open("../../guest/include/abi.h")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestABIMatchesHeader(t *testing.T) {
 		}
 		want, ok := goNames[name]
 		if !ok {
-			t.Errorf("abi.h defines %s, which vmm/abi.go does not mirror", name)
+			t.Errorf("abi.h defines %s, which vmm/abi/abi.go does not mirror", name)
 			continue
 		}
 		seen[name] = true

@@ -1,4 +1,4 @@
-package main
+package benchcmd
 
 import (
 	"bytes"
@@ -11,6 +11,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/crewvm/crewvm/tools/cli"
+	"github.com/crewvm/crewvm/tools/recordcmd"
+	"github.com/crewvm/crewvm/tools/replaycmd"
 	"github.com/crewvm/crewvm/vmm"
 )
 
@@ -51,28 +54,28 @@ type recRow struct {
 }
 
 // benchRecord is `vmm bench --record`: it exits 0 when every workload ran,
-// recorded and replayed, and exitFailure (after the whole table, so one bad
-// workload does not hide the others' numbers) when any did not.
-func benchRecord(mf *machineFlags, workloads []string, runs int, asJSON bool, stdout, stderr io.Writer) int {
+// recorded and replayed, and cli.ExitFailure (after the whole table, so one
+// bad workload does not hide the others' numbers) when any did not.
+func benchRecord(mf *cli.MachineFlags, workloads []string, runs int, asJSON bool, stdout, stderr io.Writer) int {
 	if runs < 1 {
 		fmt.Fprintf(stderr, "vmm bench: --runs %d: want at least 1\n", runs)
-		return exitUsage
+		return cli.ExitUsage
 	}
-	base, err := mf.config(nil, io.Discard)
+	base, err := mf.Config(nil, io.Discard)
 	if err != nil {
 		fmt.Fprintf(stderr, "vmm bench: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	if len(workloads) == 0 {
 		known, err := listWorkloads(base)
 		if err != nil {
-			return reportError(stderr, "bench", err)
+			return cli.ReportError(stderr, "bench", err)
 		}
 		workloads = defaultBench(known)
 	}
 	dir, err := os.MkdirTemp("", "vmm-bench-*")
 	if err != nil {
-		return reportError(stderr, "bench", fmt.Errorf("directory for the recordings: %w", err))
+		return cli.ReportError(stderr, "bench", fmt.Errorf("directory for the recordings: %w", err))
 	}
 	defer os.RemoveAll(dir)
 
@@ -81,7 +84,7 @@ func benchRecord(mf *machineFlags, workloads []string, runs int, asJSON bool, st
 	failed := 0
 	for i, w := range workloads {
 		log := filepath.Join(dir, fmt.Sprintf("%d.log", i))
-		row := benchRecordOne(base, mf.guest, log, w, runs, func(round int, mode string) {
+		row := benchRecordOne(base, mf.Guest, log, w, runs, func(round int, mode string) {
 			if progress {
 				fmt.Fprintf(stderr, "\r\033[K%s on %d vCPUs, round %d/%d: %s", w, base.CPUs, round+1, runs, mode)
 			}
@@ -103,7 +106,7 @@ func benchRecord(mf *machineFlags, workloads []string, runs int, asJSON bool, st
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rows); err != nil {
-			return reportError(stderr, "bench", fmt.Errorf("write JSON: %w", err))
+			return cli.ReportError(stderr, "bench", fmt.Errorf("write JSON: %w", err))
 		}
 	} else {
 		printBenchRecord(stdout, rows)
@@ -115,7 +118,7 @@ func benchRecord(mf *machineFlags, workloads []string, runs int, asJSON bool, st
 	}
 	if failed > 0 {
 		fmt.Fprintf(stderr, "vmm bench: %d of %d workloads failed\n", failed, len(workloads))
-		return exitFailure
+		return cli.ExitFailure
 	}
 	return 0
 }
@@ -141,7 +144,7 @@ func benchRecordOne(base vmm.Config, guestPath, log, w string, runs int, progres
 		progress(r, "run")
 		cfg.Console = &runOut
 		t0 := time.Now()
-		res, err := runMachine(cfg)
+		res, err := cli.RunMachine(cfg)
 		dRun := time.Since(t0)
 		if err == nil && res.Status != 0 {
 			err = fmt.Errorf("guest exited with status %d", res.Status)
@@ -153,7 +156,7 @@ func benchRecordOne(base vmm.Config, guestPath, log, w string, runs int, progres
 		progress(r, "record")
 		cfg.Console = &recOut
 		t0 = time.Now()
-		rec, err := record(cfg, guestPath, log, io.Discard)
+		rec, err := recordcmd.Record(cfg, guestPath, log, io.Discard)
 		dRec := time.Since(t0)
 		if err == nil && rec.Status != 0 {
 			err = fmt.Errorf("guest exited with status %d", rec.Status)
@@ -168,7 +171,7 @@ func benchRecordOne(base vmm.Config, guestPath, log, w string, runs int, progres
 
 		progress(r, "replay")
 		t0 = time.Now()
-		rep, err := replay(log, guestPath, base.Timeout, 0, &repOut)
+		rep, err := replaycmd.Replay(log, guestPath, base.Timeout, 0, &repOut)
 		dRep := time.Since(t0)
 		if err == nil && rep.Status != rec.Status {
 			err = fmt.Errorf("guest exited with status %d, the recording with %d", rep.Status, rec.Status)

@@ -1,4 +1,4 @@
-package vmm
+package abi
 
 // The guest ABI, mirrored from guest/include/abi.h (prose in guest/ABI.md).
 // TestABIMatchesHeader fails when the two drift apart.
@@ -6,7 +6,7 @@ const (
 	PortSerial     = 0x3f8
 	PortSerialLSR  = 0x3fd
 	PortHypercall  = 0x500
-	serialLSRReady = 0x60
+	SerialLSRReady = 0x60 // the LSR value that says the transmitter is empty
 
 	HCExit        = 1
 	HCTime        = 2
