@@ -39,11 +39,18 @@ func (m *Machine) settle(c *vcpu) unix.Errno {
 			break
 		}
 		errno := c.kvm.Run()
+		// The step's exception is read before single-stepping is
+		// turned off, in the order seek's steps use: a recording on an
+		// Intel host once took what looks like a completed step for the
+		// guest's own exception (crew/HOSTFACTS.md section 6), and a
+		// KVM_SET_GUEST_DEBUG between the exit and the read was the one
+		// difference from seek.
+		stepped := errno == 0 && c.kvm.RunData().ExitReason == kvm.ExitShutdown && c.kvm.Exception() == 1
 		c.kvm.SetGuestDebug(0, [8]uint64{})
 		switch {
 		case errno == unix.EINTR || errno == unix.EAGAIN:
 			c.kvm.Unkick()
-		case errno == 0 && c.kvm.RunData().ExitReason == kvm.ExitShutdown && c.kvm.Exception() == 1:
+		case stepped:
 		default:
 			return errno
 		}
