@@ -139,6 +139,13 @@ func (h *fuzzHarness) build(src string) *fuzzImage {
 // default) and replays it; it skips without KVM.
 func (h *fuzzHarness) run(src string, cpus int, deadline time.Duration) *finding {
 	h.t.Helper()
+	if hostSplitLocksSlow() {
+		// A locked access across a cache line costs this host some
+		// 10^4 times a plain one (crew/HOSTFACTS.md section 6), and the
+		// templates make many: the loops run 1/100 as long. What is
+		// kept (reproducers) keeps the generator's counts.
+		src = shortenLoops(src)
+	}
 	f, stats, err := fuzzCheck(h.dir, h.build(src), cpus, deadline)
 	if errors.Is(err, ErrKVMUnavailable) {
 		h.t.Skipf("no KVM: %v", err)
@@ -156,12 +163,6 @@ func (h *fuzzHarness) check(seed uint64) {
 	h.t.Helper()
 	h.seeds++
 	p := newProgram(seed, h.tmpls)
-	if hostSplitLocksSlow() {
-		// A locked access across a cache line costs this host some
-		// 10^4 times a plain one (crew/HOSTFACTS.md), and the
-		// templates make many: run the loops 1/100 as long.
-		p.iters = max(10, p.iters/100)
-	}
 	before := h.stats
 	f := h.run(p.asm(fmt.Sprintf("/* insnfuzz seed %d */\n", seed)), p.cpus, p.deadline)
 	if n := unexplainedFaults(h.stats) - unexplainedFaults(before); n > 0 {
@@ -336,12 +337,8 @@ func TestInsnFuzzReproducers(t *testing.T) {
 				t.Skipf("culprit %s is not in CREWVM_INSNFUZZ_TEMPLATES", r.culprit)
 			}
 			h := newFuzzHarness(t)
-			src := r.src
-			if hostSplitLocksSlow() {
-				src = shortenLoops(src)
-			}
 			for range fuzzTries {
-				if f := h.run(src, r.cpus, r.deadline); f != nil {
+				if f := h.run(r.src, r.cpus, r.deadline); f != nil {
 					t.Fatalf("%s (seed %d) still fails:\n%v\nkept as: %s", r.file, r.seed, f, r.signature)
 				}
 			}
@@ -367,8 +364,8 @@ var hostSplitLocksSlow = sync.OnceValue(func() bool {
 // loopCount is the loop count a program loads (see program.asm).
 var loopCount = regexp.MustCompile(`movl \$(\d+), %r15d`)
 
-// shortenLoops makes a kept program's loops 1/100 as long, as check does
-// for generated ones where split locks are slow.
+// shortenLoops makes a program's loops 1/100 as long (at least 10
+// iterations).
 func shortenLoops(src string) string {
 	return loopCount.ReplaceAllStringFunc(src, func(m string) string {
 		n, _ := strconv.Atoi(loopCount.FindStringSubmatch(m)[1])
