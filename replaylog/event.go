@@ -158,13 +158,18 @@ func (s PageState) String() string {
 }
 
 // Regs is the register state a state-matched position records. GPR is in
-// the order of KVM's struct kvm_regs so the engine can copy it field by
-// field: RAX RBX RCX RDX RSI RDI RSP RBP R8 .. R15.
+// register-number order, as instructions encode registers: RAX RCX RDX
+// RBX RSP RBP RSI RDI R8 .. R15.
 type Regs struct {
 	GPR    [16]uint64
 	RIP    uint64
 	RFLAGS uint64
 }
+
+// RFLAGSIgnored are the RFLAGS bits a state position is compared
+// without: TF (8) and RF (16), which a kick or a single-step may leave
+// either way and which the guest never reads.
+const RFLAGSIgnored = 1<<8 | 1<<16
 
 // Hash returns a 64-bit FNV-1a hash of the registers. It is stable across
 // versions so that KindStateHash events recorded by one vmm can be checked

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/crewvm/crewvm/replaylog"
+	"github.com/crewvm/crewvm/vmm/machine"
 )
 
 const (
@@ -243,7 +244,7 @@ func fuzzRecord(path string, elf []byte, cpus int, deadline time.Duration) (*Res
 	}
 	defer m.Close()
 	w, err := replaylog.Create(path, replaylog.Header{WriterVersion: "insnfuzz", GuestHash: m.ImageHash(), Guest: "insnfuzz",
-		Args: cfg.Args, VCPUs: uint32(cpus), MemSize: cfg.MemSize, PageSize: pageSize, CPUID: EncodeCPUID(m.CPUID())},
+		Args: cfg.Args, VCPUs: uint32(cpus), MemSize: cfg.MemSize, PageSize: machine.PageSize, CPUID: EncodeCPUID(m.CPUID())},
 		replaylog.WriterOptions{})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,259 @@
+// Package replay is the replay engine: it runs a guest against a
+// recording, feeds it the recorded inputs, makes its vCPUs meet the
+// recorded CREW orderings (queue.go, dispatch.go, fault.go), seeks the
+// state positions where the recorder stopped a vCPU between exits
+// (seek.go, with the in-guest matchers of package matcher), and checks
+// every event and the final state against the log.
+package replay
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/crewvm/crewvm/crew"
+	"github.com/crewvm/crewvm/replaylog"
+	"github.com/crewvm/crewvm/vmm/engine/crewview"
+	"github.com/crewvm/crewvm/vmm/machine"
+)
+
+// DefaultSeekTimeout is Options.SeekTimeout's default: seeks take one or
+// two exits (BENCHMARKS.md), so a seek that runs this long has gone past
+// its position.
+const DefaultSeekTimeout = 30 * time.Second
+
+// Options are what a replay adds to a machine's configuration.
+type Options struct {
+	// Granularity is the CREW page size of the recording (0: 4 KiB).
+	Granularity uint64
+	// SeekTimeout bounds how long a vCPU may run to a recorded state
+	// position before the replay reports a divergence (0:
+	// DefaultSeekTimeout).
+	SeekTimeout time.Duration
+}
+
+// DivergenceError says a replay stopped matching its recording.
+type DivergenceError struct {
+	// Event is the index of the log event where replay and log disagree.
+	Event uint64
+	CPU   int
+	RIP   uint64
+	Msg   string
+}
+
+func (e *DivergenceError) Error() string {
+	return fmt.Sprintf("replay diverged at log event %d: vCPU %d (rip=%#x): %s", e.Event, e.CPU, e.RIP, e.Msg)
+}
+
+func divergence(c *machine.VCPU, event uint64, format string, args ...any) error {
+	var rip uint64
+	if r, err := c.KVM().Regs(); err == nil {
+		rip = r.RIP
+	}
+	return &DivergenceError{Event: event, CPU: c.ID(), RIP: rip, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Engine replays a recording on a machine.
+type Engine struct {
+	m     *machine.Machine
+	r     *replaylog.Reader
+	opts  Options
+	views *crewview.Views // nil with one vCPU
+	cpus  int
+	// st and names are the dispatcher's: crew's state machine, which it
+	// runs to know every reduction (the views' with more than one vCPU,
+	// nil with one), and the names of the state positions it has read.
+	st    *crew.State
+	names *crewview.Names
+	// seq is the state position each vCPU stands at after its last
+	// exit, 0 at the exit; its own thread's.
+	seq []uint64
+	// dispatched is closed when the dispatcher has ended.
+	dispatched chan struct{}
+
+	mu    sync.Mutex
+	cond  *sync.Cond
+	queue [][]*item
+	total int
+	// progress is the furthest position each vCPU has reached.
+	progress []crew.Pos
+	read     uint64 // events dispatched
+	eof      bool
+	err      error
+	// starving counts vCPUs waiting for an item; blocked those waiting
+	// for anything; parked those at their final position.
+	starving, blocked, parked int
+	waitWhy                   []string
+	ready                     []func() bool
+	status                    int
+	exited                    bool
+}
+
+// New makes m replay the recording r. With more than one vCPU it
+// enforces CREW on their views, as the recording did.
+func New(m *machine.Machine, r *replaylog.Reader, opts Options) (*Engine, error) {
+	if opts.SeekTimeout <= 0 {
+		opts.SeekTimeout = DefaultSeekTimeout
+	}
+	cpus := len(m.VCPUs())
+	e := &Engine{m: m, r: r, opts: opts, cpus: cpus, seq: make([]uint64, cpus), dispatched: make(chan struct{}),
+		queue: make([][]*item, cpus), progress: make([]crew.Pos, cpus),
+		waitWhy: make([]string, cpus), ready: make([]func() bool, cpus)}
+	e.cond = sync.NewCond(&e.mu)
+	if cpus > 1 {
+		var err error
+		if e.views, err = crewview.New(m, opts.Granularity); err != nil {
+			return nil, err
+		}
+		e.st, e.names = e.views.State(), e.views.Names
+	}
+	return e, nil
+}
+
+// Start implements machine.Engine: it starts the dispatcher.
+func (e *Engine) Start(m *machine.Machine) error {
+	if m != e.m {
+		return fmt.Errorf("replay: engine made for another machine")
+	}
+	go func() {
+		defer close(e.dispatched)
+		e.dispatch(m.Done())
+		e.mu.Lock()
+		err := e.err
+		e.mu.Unlock()
+		if err != nil {
+			m.Finish(0, err)
+		}
+	}()
+	return nil
+}
+
+// Stop implements machine.Engine: it wakes every waiting vCPU and waits
+// for the dispatcher.
+func (e *Engine) Stop() {
+	e.mu.Lock()
+	e.fail(machine.ErrStopping)
+	e.mu.Unlock()
+	<-e.dispatched
+}
+
+// AfterRun implements machine.Engine.
+func (*Engine) AfterRun(_ *machine.VCPU, errno unix.Errno) unix.Errno { return errno }
+
+// Exited implements machine.Engine: c stands at its next exit position.
+func (e *Engine) Exited(c *machine.VCPU) {
+	e.seq[c.ID()] = 0
+	e.reach(c, crewview.ExitPos(c.Exits()))
+}
+
+// Halt implements machine.Engine: a replay waits for the wake that let
+// the recording go on.
+func (e *Engine) Halt(c *machine.VCPU) error {
+	_, err := e.expect(c, replaylog.KindWake, "a halt")
+	return e.parkAt(c, err)
+}
+
+// Input implements machine.Engine: the recorded value.
+func (e *Engine) Input(c *machine.VCPU, in machine.Input) (uint64, error) {
+	what := "the clock"
+	if in.Kind == replaylog.KindTSC {
+		what = replaylog.TSCInsnName(in.Insn)
+	}
+	it, err := e.expect(c, in.Kind, what)
+	if err != nil {
+		return 0, e.parkAt(c, err)
+	}
+	if in.Kind == replaylog.KindTSC && it.ev.Nr != in.Insn {
+		return 0, divergence(c, it.idx, "the guest executed %s, but the log has %s", what, it.ev.String())
+	}
+	return it.ev.Value, nil
+}
+
+// Report implements machine.Engine: the event must be the recording's.
+func (e *Engine) Report(c *machine.VCPU, ev replaylog.Event, what string) error {
+	ev.Pos = replaylog.ExitPos(c.Exits())
+	it, err := e.expect(c, ev.Kind, what)
+	if err != nil {
+		return e.parkAt(c, err)
+	}
+	got := it.ev
+	if got.Value != ev.Value || got.Addr != ev.Addr || got.Len != ev.Len || got.Name != ev.Name {
+		return divergence(c, it.idx, "%s differs: replay %s, log %s", what, ev.String(), got.String())
+	}
+	return nil
+}
+
+// GuestExit implements machine.Engine. The replay ends when every vCPU
+// has reached its final position (park), not at the exit.
+func (e *Engine) GuestExit(c *machine.VCPU, status int) error {
+	if err := e.Report(c, replaylog.GuestExit(uint32(c.ID()), uint64(status)), "exit"); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.status, e.exited = status, true
+	e.mu.Unlock()
+	return nil
+}
+
+// End implements machine.Engine: every vCPU's registers and the memory
+// hash must be the recording's at its final position.
+func (e *Engine) End() error {
+	mem := e.m.Memory().Hash()
+	for _, c := range e.m.VCPUs() {
+		regs, err := crewview.StateRegs(c)
+		if err != nil {
+			return err
+		}
+		it := e.queue[c.ID()][0]
+		want := it.ev
+		if want.Hash == regs.Hash() && want.MemHash == mem {
+			continue
+		}
+		got := replaylog.StatePos(c.Exits(), e.seq[c.ID()], &regs, mem)
+		wantPos := it.where
+		wantPos.MemHash = want.MemHash
+		if wantPos.Kind == replaylog.PosExit {
+			wantPos.Regs = got.Regs // an exit position logs no registers
+		}
+		diff := describeStateDiff(&wantPos, &got)
+		if diff == "" {
+			diff = fmt.Sprintf("register hash recorded %#x, replayed %#x", want.Hash, regs.Hash())
+		}
+		return divergence(c, it.idx, "final state differs from the recording: %s", diff)
+	}
+	return nil
+}
+
+// regNames names replaylog.Regs.GPR in its order.
+func regNames() [16]string {
+	return [16]string{"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+		"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"}
+}
+
+// describeStateDiff names the registers and memory that differ between two
+// state-matched positions, or returns "".
+func describeStateDiff(want, got *replaylog.Position) string {
+	var b bytes.Buffer
+	names := regNames()
+	for i := range want.Regs.GPR {
+		if want.Regs.GPR[i] != got.Regs.GPR[i] {
+			fmt.Fprintf(&b, "%s recorded %#x, replayed %#x; ", names[i], want.Regs.GPR[i], got.Regs.GPR[i])
+		}
+	}
+	if want.Regs.RIP != got.Regs.RIP {
+		fmt.Fprintf(&b, "rip recorded %#x, replayed %#x; ", want.Regs.RIP, got.Regs.RIP)
+	}
+	if want.Regs.RFLAGS != got.Regs.RFLAGS {
+		fmt.Fprintf(&b, "rflags recorded %#x, replayed %#x; ", want.Regs.RFLAGS, got.Regs.RFLAGS)
+	}
+	if want.Exits != got.Exits {
+		fmt.Fprintf(&b, "exits recorded %d, replayed %d; ", want.Exits, got.Exits)
+	}
+	if want.MemHash != got.MemHash {
+		fmt.Fprintf(&b, "memory hash recorded %#x, replayed %#x; ", want.MemHash, got.MemHash)
+	}
+	return string(bytes.TrimSuffix(b.Bytes(), []byte("; ")))
+}

@@ -1,0 +1,157 @@
+package vmm
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/crewvm/crewvm/replaylog"
+	recordengine "github.com/crewvm/crewvm/vmm/engine/record"
+	replayengine "github.com/crewvm/crewvm/vmm/engine/replay"
+	runengine "github.com/crewvm/crewvm/vmm/engine/run"
+	"github.com/crewvm/crewvm/vmm/kvm"
+	"github.com/crewvm/crewvm/vmm/machine"
+)
+
+// Config describes one run of a guest and its mode.
+type Config struct {
+	CPUs    int
+	MemSize uint64
+	// Image is the guest ELF.
+	Image []byte
+	// Args is the workload and its arguments (argv[0] is the name).
+	Args    []string
+	Timeout time.Duration
+	// Console receives the guest's console output.
+	Console io.Writer
+	// Replay, when set, supplies the recorded inputs and is checked
+	// against at every event and at the end (vmm replay).
+	Replay *replaylog.Reader
+	// CPUID, when set, replaces the host's supported CPUID table, so a
+	// replay answers CPUID as its recording did.
+	CPUID []kvm.CPUIDEntry
+	// Granularity is the CREW page size of a multiprocessor record or
+	// replay (0: 4 KiB).
+	Granularity uint64
+	// RevokeDeadline is how long a recording waits for the holder of a
+	// page to exit by itself before kicking it (0: DefaultRevokeDeadline).
+	RevokeDeadline time.Duration
+	// SeekTimeout bounds how long a replay lets a vCPU run to a recorded
+	// state position before it reports a divergence (0: DefaultSeekTimeout).
+	SeekTimeout time.Duration
+}
+
+// The names of the layers below that a user of the VMM meets.
+type (
+	// CREWStats counts what the CREW recorder did.
+	CREWStats = recordengine.Stats
+	// GuestError is a failure the guest caused on one vCPU.
+	GuestError = machine.GuestError
+	// TimeoutError says the guest did not exit within the timeout.
+	TimeoutError = machine.TimeoutError
+	// DivergenceError says a replay stopped matching its recording.
+	DivergenceError = replayengine.DivergenceError
+	// HostCaps says what this host lets the VMM trap.
+	HostCaps = machine.HostCaps
+	// NondetSite is an instruction the recording cannot capture here.
+	NondetSite = machine.NondetSite
+	// Label names a guest memory range, from HC_LABEL.
+	Label = machine.Label
+)
+
+const (
+	// DefaultSeekTimeout is Config.SeekTimeout's default.
+	DefaultSeekTimeout = replayengine.DefaultSeekTimeout
+	// DefaultRevokeDeadline is Config.RevokeDeadline's default.
+	DefaultRevokeDeadline = recordengine.DefaultRevokeDeadline
+	// MinMemory is the smallest --mem accepted.
+	MinMemory = machine.MinMemory
+)
+
+// ErrKVMUnavailable says that /dev/kvm cannot be used on this machine.
+var ErrKVMUnavailable = machine.ErrKVMUnavailable
+
+// EncodeCPUID carries a CPUID table in a log header.
+func EncodeCPUID(entries []kvm.CPUIDEntry) []byte { return machine.EncodeCPUID(entries) }
+
+// DecodeCPUID reads a CPUID table from a log header.
+func DecodeCPUID(b []byte) ([]kvm.CPUIDEntry, error) { return machine.DecodeCPUID(b) }
+
+// Result is how a run ended when the guest exited by itself.
+type Result struct {
+	machine.Result
+	// CREW is what the CREW recorder did (multiprocessor recordings).
+	CREW CREWStats
+}
+
+// Machine is a guest on the machine core with the engine of its mode:
+// plain, replaying (Config.Replay) or recording (RecordTo).
+type Machine struct {
+	cfg    Config
+	core   *machine.Machine
+	engine machine.Engine
+	rec    *recordengine.Engine
+}
+
+// New validates cfg, creates the VMs and loads the guest.
+func New(cfg Config) (*Machine, error) {
+	core, err := machine.New(machine.Config{CPUs: cfg.CPUs, MemSize: cfg.MemSize, Image: cfg.Image, Args: cfg.Args,
+		Timeout: cfg.Timeout, Console: cfg.Console, CPUID: cfg.CPUID})
+	if err != nil {
+		return nil, err
+	}
+	m := &Machine{cfg: cfg, core: core, engine: runengine.New()}
+	if cfg.Replay != nil {
+		e, err := replayengine.New(core, cfg.Replay, replayengine.Options{Granularity: cfg.Granularity, SeekTimeout: cfg.SeekTimeout})
+		if err != nil {
+			core.Close()
+			return nil, err
+		}
+		m.engine = e
+	}
+	return m, nil
+}
+
+// RecordTo makes the run write its recording to w; call it before Run.
+// With more than one vCPU it enforces CREW on their views from now on.
+func (m *Machine) RecordTo(w *replaylog.Writer) error {
+	e, err := recordengine.New(m.core, w, recordengine.Options{Granularity: m.cfg.Granularity, RevokeDeadline: m.cfg.RevokeDeadline})
+	if err != nil {
+		return err
+	}
+	m.engine, m.rec = e, e
+	return nil
+}
+
+// Run starts every vCPU and waits until the guest exits, fails, times out
+// or ctx is cancelled. The guest's exit status is in the Result.
+func (m *Machine) Run(ctx context.Context) (*Result, error) {
+	res, err := m.core.Run(ctx, m.engine)
+	if err != nil {
+		return nil, err
+	}
+	out := &Result{Result: *res}
+	if m.rec != nil {
+		out.CREW = m.rec.Stats()
+	}
+	return out, nil
+}
+
+// Caps says what this host lets the VMM trap.
+func (m *Machine) Caps() HostCaps { return m.core.Caps() }
+
+// CPUID returns the base CPUID table this machine gives its vCPUs.
+func (m *Machine) CPUID() []kvm.CPUIDEntry { return m.core.CPUID() }
+
+// ImageHash identifies the guest image, for log headers.
+func (m *Machine) ImageHash() [32]byte { return m.core.ImageHash() }
+
+// Untrappable lists the guest image's instructions that this host cannot
+// trap (machine.Machine.Untrappable).
+func (m *Machine) Untrappable() []NondetSite { return m.core.Untrappable() }
+
+// Labels returns the memory labels the guest declared.
+func (m *Machine) Labels() []Label { return m.core.Labels() }
+
+// Close releases every vCPU, VM and the guest memory.
+func (m *Machine) Close() error { return m.core.Close() }
