@@ -130,6 +130,14 @@ func (d *deltaState) appendEvent(b []byte, e *Event) []byte {
 		b = append(b, e.Name...)
 	case KindGuestExit:
 		b = binary.AppendUvarint(b, e.Value)
+	case KindAccess:
+		b = binary.AppendUvarint(b, e.Value)
+		b = binary.AppendUvarint(b, e.Nr)
+		b = appendZigzag(b, int64(e.Addr-d.addr))
+		d.addr = e.Addr
+		b = binary.AppendUvarint(b, e.Len)
+		b = append(b, byte(e.Access))
+		b = appendBytes(b, e.Data)
 	case KindEnd:
 	}
 	n := len(b) - start - 1
@@ -163,7 +171,7 @@ func validateEvent(h *Header, e *Event) error {
 		return fmt.Errorf("%s event: a position needs a vCPU", e.Kind)
 	}
 	switch e.Kind {
-	case KindInterrupt, KindCREW, KindStateHash, KindWake:
+	case KindInterrupt, KindCREW, KindStateHash, KindWake, KindAccess:
 		if e.Pos.Kind == PosNone {
 			return fmt.Errorf("%s event: position required", e.Kind)
 		}
@@ -179,6 +187,13 @@ func validateEvent(h *Header, e *Event) error {
 		return fmt.Errorf("%s event: name of %d bytes exceeds %d", e.Kind, len(e.Name), MaxName)
 	}
 	switch e.Kind {
+	case KindAccess:
+		if e.Access < AccessRead || e.Access > AccessRMW {
+			return fmt.Errorf("access event: bad access kind %d", e.Access)
+		}
+		if e.Len == 0 || e.Len > MaxEventData || e.Data != nil && uint64(len(e.Data)) != e.Len {
+			return fmt.Errorf("access event: %d data bytes for an access of %d", len(e.Data), e.Len)
+		}
 	case KindCREW:
 		if e.Access < AccessRead || e.Access > AccessFetch {
 			return fmt.Errorf("crew event: bad access kind %d", e.Access)
@@ -442,6 +457,19 @@ func (x *eventDecoder) next(e *Event) string {
 		e.Name = string(ec.bytes(n))
 	case KindGuestExit:
 		e.Value = ec.uvarint()
+	case KindAccess:
+		e.Value = ec.uvarint()
+		e.Nr = ec.uvarint()
+		e.Addr = x.d.addr + uint64(ec.zigzag())
+		x.d.addr = e.Addr
+		e.Len = ec.uvarint()
+		e.Access = Access(ec.byte1())
+		if e.Data = x.data(&ec); len(e.Data) == 0 {
+			e.Data = nil
+		}
+		if e.Access < AccessRead || e.Access > AccessRMW || e.Len == 0 || e.Data != nil && uint64(len(e.Data)) != e.Len {
+			return fmt.Sprintf("bad access event (kind %d, %d bytes, %d data bytes)", e.Access, e.Len, len(e.Data))
+		}
 	case KindEnd:
 	default:
 		// A kind of a newer minor version: hand over its payload.

@@ -59,11 +59,17 @@ const (
 	// Nr names the instruction (TSCInsnRDTSC or TSCInsnRDTSCP), Value is
 	// the 64-bit counter (format 1.2).
 	KindTSC Kind = 16
+	// KindAccess is one guest memory access that a trace-mode replay saw
+	// (trace files, not recordings): VCPU at Pos (the exit position it
+	// followed), Value the instructions it executed since that exit, Nr
+	// the instruction's RIP, Addr the guest-physical address, Len the
+	// size, Access its kind, Data the bytes written (format 1.3).
+	KindAccess Kind = 17
 
 	// maxKnownKind is the highest kind this version of the package knows.
 	// Readers deliver higher kinds (written by a newer minor version) with
 	// their raw payload in Data, see Event.Unknown.
-	maxKnownKind = KindTSC
+	maxKnownKind = KindAccess
 	// kindEscape in the low 6 bits of an event's kind byte means an
 	// extended kind number follows as a varint; reserved for kinds >= 63.
 	kindEscape = 63
@@ -86,6 +92,7 @@ var kindNames = [...]string{
 	KindEnd:          "end",
 	KindWake:         "wake",
 	KindTSC:          "tsc",
+	KindAccess:       "access",
 }
 
 // Known reports whether k is a kind this version of the package decodes.
@@ -116,11 +123,13 @@ const NoVCPU = ^uint32(0)
 // Access is the kind of memory access that caused a CREW fault.
 type Access uint8
 
-// Access kinds; 0 is invalid.
+// Access kinds; 0 is invalid. A CREW transition is a read, write or
+// fetch; a traced access can also be a read-modify-write.
 const (
 	AccessRead  Access = 1
 	AccessWrite Access = 2
 	AccessFetch Access = 3
+	AccessRMW   Access = 4
 )
 
 func (a Access) String() string {
@@ -131,6 +140,8 @@ func (a Access) String() string {
 		return "write"
 	case AccessFetch:
 		return "fetch"
+	case AccessRMW:
+		return "rmw"
 	}
 	return "access(" + strconv.Itoa(int(a)) + ")"
 }
@@ -315,6 +326,14 @@ func (e *Event) Clone() *Event {
 	return &c
 }
 
+// MemAccess returns a trace's access event: vcpu, after exits exits and
+// step instructions, executed the instruction at rip, which made an access
+// of kind a to size bytes at gpa, writing data.
+func MemAccess(vcpu uint32, exits, step, rip, gpa, size uint64, a Access, data []byte) Event {
+	return Event{Kind: KindAccess, VCPU: vcpu, Pos: ExitPos(exits), Value: step, Nr: rip, Addr: gpa, Len: size,
+		Access: a, Data: data}
+}
+
 // PortIn returns a port-in event.
 func PortIn(vcpu uint32, port uint16, size uint8, value uint64) Event {
 	return Event{Kind: KindPortIn, VCPU: vcpu, Port: port, Size: size, Value: value}
@@ -456,6 +475,11 @@ func (e *Event) String() string {
 		fmt.Fprintf(&b, " addr=%#x len=%d name=%q", e.Addr, e.Len, e.Name)
 	case KindGuestExit:
 		fmt.Fprintf(&b, " status=%d", e.Value)
+	case KindAccess:
+		fmt.Fprintf(&b, " step=%d rip=%#x gpa=%#x size=%d %s", e.Value, e.Nr, e.Addr, e.Len, e.Access)
+		if e.Data != nil {
+			fmt.Fprintf(&b, " data=%s", hexBytes(e.Data))
+		}
 	case KindEnd:
 	default:
 		fmt.Fprintf(&b, " payload=%s", hexBytes(e.Data))

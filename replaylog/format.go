@@ -16,7 +16,7 @@ import (
 // block types (skipped). Anything else is a major bump.
 const (
 	FormatMajor uint16 = 1
-	FormatMinor uint16 = 2
+	FormatMinor uint16 = 3
 )
 
 // Magic is the first 8 bytes of every log. The leading 0x89 makes text

@@ -155,6 +155,17 @@ func randEvent(rng *rand.Rand, exits []uint64, vcpus uint32) Event {
 	case KindWake:
 		e.Pos = randPos(rng, exits, vcpu)
 		e.Constraints = randConstraints(rng, exits, vcpus)
+	case KindAccess:
+		e.Pos = randPos(rng, exits, vcpu)
+		e.Value, e.Nr, e.Addr = randValue(rng), randValue(rng), randValue(rng)
+		e.Len = uint64(1 + rng.IntN(64))
+		e.Access = Access(1 + rng.IntN(4))
+		if e.Access == AccessWrite || e.Access == AccessRMW {
+			e.Data = make([]byte, e.Len)
+			for i := range e.Data {
+				e.Data[i] = byte(rng.IntN(256))
+			}
+		}
 	}
 	return e
 }

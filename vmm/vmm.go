@@ -2,9 +2,11 @@ package vmm
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
+	"github.com/crewvm/crewvm/analysis"
 	"github.com/crewvm/crewvm/replaylog"
 	recordengine "github.com/crewvm/crewvm/vmm/engine/record"
 	replayengine "github.com/crewvm/crewvm/vmm/engine/replay"
@@ -39,6 +41,12 @@ type Config struct {
 	// SeekTimeout bounds how long a replay lets a vCPU run to a recorded
 	// state position before it reports a divergence (0: DefaultSeekTimeout).
 	SeekTimeout time.Duration
+	// Analyses, with Replay, make it a trace-mode replay whose events
+	// they consume; each writes its results to AnalysisDir.
+	Analyses    []analysis.Analysis
+	AnalysisDir string
+	// TraceEverywhere traces the whole run, not only test regions.
+	TraceEverywhere bool
 }
 
 // The names of the layers below that a user of the VMM meets.
@@ -102,7 +110,11 @@ func New(cfg Config) (*Machine, error) {
 	}
 	m := &Machine{cfg: cfg, core: core, engine: runengine.New()}
 	if cfg.Replay != nil {
-		e, err := replayengine.New(core, cfg.Replay, replayengine.Options{Granularity: cfg.Granularity, SeekTimeout: cfg.SeekTimeout})
+		opts := replayengine.Options{Granularity: cfg.Granularity, SeekTimeout: cfg.SeekTimeout}
+		if len(cfg.Analyses) > 0 {
+			opts.Trace = &replayengine.TraceOptions{Sink: m.analyse, Everywhere: cfg.TraceEverywhere}
+		}
+		e, err := replayengine.New(core, cfg.Replay, opts)
 		if err != nil {
 			core.Close()
 			return nil, err
@@ -123,12 +135,34 @@ func (m *Machine) RecordTo(w *replaylog.Writer) error {
 	return nil
 }
 
+// analyse hands one event of a trace-mode replay to every analysis.
+func (m *Machine) analyse(ev *analysis.Event) error {
+	for _, a := range m.cfg.Analyses {
+		if err := a.Event(ev); err != nil {
+			return fmt.Errorf("%s: %w", a.Name(), err)
+		}
+	}
+	return nil
+}
+
 // Run starts every vCPU and waits until the guest exits, fails, times out
-// or ctx is cancelled. The guest's exit status is in the Result.
+// or ctx is cancelled. The guest's exit status is in the Result. The
+// analyses of a trace-mode replay write their results once it matched.
 func (m *Machine) Run(ctx context.Context) (*Result, error) {
+	run := &analysis.Run{CPUs: m.cfg.CPUs, MemSize: m.cfg.MemSize, Image: m.cfg.Image, Out: &analysis.Output{Dir: m.cfg.AnalysisDir}}
+	for _, a := range m.cfg.Analyses {
+		if err := a.Start(run); err != nil {
+			return nil, fmt.Errorf("%s: %w", a.Name(), err)
+		}
+	}
 	res, err := m.core.Run(ctx, m.engine)
 	if err != nil {
 		return nil, err
+	}
+	for _, a := range m.cfg.Analyses {
+		if err := a.Finish(); err != nil {
+			return nil, fmt.Errorf("%s: %w", a.Name(), err)
+		}
 	}
 	out := &Result{Result: *res}
 	if m.rec != nil {

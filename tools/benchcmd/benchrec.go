@@ -171,7 +171,7 @@ func benchRecordOne(base vmm.Config, guestPath, log, w string, runs int, progres
 
 		progress(r, "replay")
 		t0 = time.Now()
-		rep, err := replaycmd.Replay(log, guestPath, base.Timeout, 0, &repOut)
+		rep, err := replaycmd.Replay(log, replaycmd.Options{Guest: guestPath, Timeout: base.Timeout}, &repOut)
 		dRep := time.Since(t0)
 		if err == nil && rep.Status != rec.Status {
 			err = fmt.Errorf("guest exited with status %d, the recording with %d", rep.Status, rec.Status)

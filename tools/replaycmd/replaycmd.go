@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/crewvm/crewvm/analysis"
 	"github.com/crewvm/crewvm/guest"
 	"github.com/crewvm/crewvm/replaylog"
 	"github.com/crewvm/crewvm/tools/cli"
@@ -23,16 +25,27 @@ import (
 // Main runs `vmm replay ARGS...` and returns the process exit status: the
 // recorded guest's own, or one of cli's.
 func Main(args []string, stdout, stderr io.Writer) int {
-	var guestPath string
-	var timeout, seekTimeout time.Duration
-	fs := cli.NewFlagSet("replay", "FILE [--guest ELF] [--timeout D]\n\n"+
+	var o Options
+	var names string
+	var cacheLine bool
+	fs := cli.NewFlagSet("replay", "FILE [--guest ELF] [--timeout D] [--analysis NAME[,NAME...] --out DIR]\n\n"+
 		"Re-executes a recording: same console output and exit status, every logged input\n"+
 		"checked, final registers and memory compared. A divergence is an error naming\n"+
-		"the log event, the vCPU, its RIP and what differs (exit status 125).", stderr)
-	fs.StringVar(&guestPath, "guest", "", "guest ELF, when the log names a file that moved")
-	fs.DurationVar(&timeout, "timeout", 0, "stop the replay after this long (0: no limit)")
-	fs.DurationVar(&seekTimeout, "seek-timeout", vmm.DefaultSeekTimeout,
+		"the log event, the vCPU, its RIP and what differs (exit status 125).\n\n"+
+		"With --analysis the replay runs in trace mode: every guest data access inside the\n"+
+		"test regions (HC_REGION_BEGIN/END; --trace-everywhere for all of the run) goes to\n"+
+		"the analyses, each of which writes DIR/NAME.txt and DIR/NAME.json:\n"+
+		"  trace    the access stream, in DIR/"+analysis.TraceFile+" (vmm log dump reads it)\n"+
+		"  sharing  per region, the memory two CPUs touched, one writing (--cache-line: by\n"+
+		"           64-byte line, so false sharing shows too)", stderr)
+	fs.StringVar(&o.Guest, "guest", "", "guest ELF, when the log names a file that moved")
+	fs.DurationVar(&o.Timeout, "timeout", 0, "stop the replay after this long (0: no limit)")
+	fs.DurationVar(&o.SeekTimeout, "seek-timeout", vmm.DefaultSeekTimeout,
 		"report a divergence when a vCPU runs this long without reaching a recorded state position")
+	fs.StringVar(&names, "analysis", "", "analyses to run, comma-separated: "+strings.Join(analysis.Names(), ", "))
+	fs.StringVar(&o.Out, "out", "", "directory for the analyses' results (created)")
+	fs.BoolVar(&cacheLine, "cache-line", false, "sharing: compare by 64-byte cache line")
+	fs.BoolVar(&o.Everywhere, "trace-everywhere", false, "trace the whole run, not only test regions")
 	if code, done := cli.ParseFlags(fs, args); done {
 		return code
 	}
@@ -40,19 +53,50 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "vmm replay: want exactly one FILE")
 		return cli.ExitUsage
 	}
-	res, err := Replay(fs.Arg(0), guestPath, timeout, seekTimeout, stdout)
+	if names != "" {
+		var err error
+		if o.Analyses, err = analysis.ByName(names, analysis.Options{CacheLine: cacheLine}); err != nil {
+			fmt.Fprintf(stderr, "vmm replay: --analysis: %v\n", err)
+			return cli.ExitUsage
+		}
+		if o.Out == "" {
+			fmt.Fprintln(stderr, "vmm replay: --analysis needs --out DIR")
+			return cli.ExitUsage
+		}
+		if err := os.MkdirAll(o.Out, 0o755); err != nil {
+			fmt.Fprintf(stderr, "vmm replay: --out: %v\n", err)
+			return cli.ExitUsage
+		}
+	}
+	res, err := Replay(fs.Arg(0), o, stdout)
 	if err != nil {
 		return cli.ReportError(stderr, "replay", err)
 	}
 	fmt.Fprintf(stderr, "vmm replay: matched the recording (guest status %d)\n", res.Status)
+	if len(o.Analyses) > 0 {
+		fmt.Fprintf(stderr, "vmm replay: analyses written to %s\n", o.Out)
+	}
 	return res.Status
 }
 
+// Options are a replay's settings beyond its log.
+type Options struct {
+	// Guest overrides the guest image the log header names (empty: the
+	// one it names).
+	Guest string
+	// Timeout stops the replay after that long (0: no limit).
+	Timeout time.Duration
+	// SeekTimeout is vmm.Config.SeekTimeout (0: the default).
+	SeekTimeout time.Duration
+	// Analyses make it a trace-mode replay writing to Out.
+	Analyses   []analysis.Analysis
+	Out        string
+	Everywhere bool
+}
+
 // Replay re-executes the recording at path with its console on console.
-// guestPath overrides the guest image the log header names (empty: the
-// one it names); timeout stops the replay after that long (0: no limit),
-// and seekTimeout is vmm.Config.SeekTimeout (0: the default).
-func Replay(path, guestPath string, timeout, seekTimeout time.Duration, console io.Writer) (*vmm.Result, error) {
+func Replay(path string, o Options, console io.Writer) (*vmm.Result, error) {
+	guestPath := o.Guest
 	r, err := replaylog.Open(path)
 	if err != nil {
 		return nil, err
@@ -78,7 +122,8 @@ func Replay(path, guestPath string, timeout, seekTimeout time.Duration, console 
 		return nil, fmt.Errorf("%s: format %d.%d was written before halts were logged; record it again", path, h.Major, h.Minor)
 	}
 	cfg := vmm.Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: image, Args: h.Args,
-		Console: console, Replay: r, CPUID: cpuid, Timeout: timeout, SeekTimeout: seekTimeout, Granularity: uint64(h.PageSize)}
+		Console: console, Replay: r, CPUID: cpuid, Timeout: o.Timeout, SeekTimeout: o.SeekTimeout, Granularity: uint64(h.PageSize),
+		Analyses: o.Analyses, AnalysisDir: o.Out, TraceEverywhere: o.Everywhere}
 	m, err := vmm.New(cfg)
 	if err != nil {
 		return nil, err

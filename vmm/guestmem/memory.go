@@ -70,6 +70,18 @@ func (m *Memory) Slice(gpa, n uint64) ([]byte, error) {
 	return m.host[gpa : gpa+n : gpa+n], nil
 }
 
+// ReadPhys copies guest-physical memory at gpa into b through the VMM's
+// view, which has every right whatever a vCPU may touch; false when the
+// range is not all RAM. It makes Memory an x86.Memory, for page walks
+// and instruction fetches.
+func (m *Memory) ReadPhys(gpa uint64, b []byte) bool {
+	if gpa > uint64(len(m.host)) || uint64(len(b)) > uint64(len(m.host))-gpa {
+		return false
+	}
+	copy(b, m.host[gpa:])
+	return true
+}
+
 // Close unmaps the host view and closes the memfd; the per-vCPU mappings
 // belong to their vCPUs.
 func (m *Memory) Close() error {

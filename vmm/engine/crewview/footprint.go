@@ -8,19 +8,6 @@ import (
 	"github.com/crewvm/crewvm/vmm/x86"
 )
 
-// ramReader reads guest-physical memory through the VMM's own view,
-// which always has every right: the page walk and the instruction bytes
-// are read whatever the faulting vCPU may touch.
-type ramReader []byte
-
-func (r ramReader) ReadPhys(gpa uint64, b []byte) bool {
-	if gpa > uint64(len(r)) || uint64(len(b)) > uint64(len(r))-gpa {
-		return false
-	}
-	copy(b, r[gpa:])
-	return true
-}
-
 // Want is one page an instruction needs more rights on.
 type Want struct {
 	Page int
@@ -45,7 +32,7 @@ type Footprint struct {
 // writes, the data operands. A page needed for a read and a write is
 // wanted once, for the write.
 func (k *Views) Wanted(cpu int, x *x86.CPU) (*Footprint, error) {
-	fp, err := x86.Analyze(ramReader(k.ram), x)
+	fp, err := x86.Analyze(k.mem, x)
 	if fp == nil {
 		return nil, err
 	}
@@ -103,7 +90,7 @@ func (k *Views) FallbackGrant(cpu int, x *x86.CPU) ([]int, crew.Kind) {
 		return grant, crew.Read
 	}
 	tables := map[int]bool{}
-	for _, gpa := range x86.PagingPages(ramReader(k.ram), x) {
+	for _, gpa := range x86.PagingPages(k.mem, x) {
 		if p, ok := k.st.PageOf(gpa); ok {
 			tables[p] = true
 		}

@@ -29,6 +29,7 @@ type Views struct {
 	st    *crew.State
 	gran  uint64
 	ram   []byte
+	mem   *guestmem.Memory
 	views []*guestmem.View
 	// rights are each vCPU's rights per page. A vCPU's own thread
 	// changes its rights; another changes them only while it holds the
@@ -72,7 +73,7 @@ func New(m *machine.Machine, gran uint64) (*Views, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Views{st: st, gran: gran, ram: m.Memory().Host(), Names: NewNames(len(cpus))}
+	k := &Views{st: st, gran: gran, ram: m.Memory().Host(), mem: m.Memory(), Names: NewNames(len(cpus))}
 	for i, c := range cpus {
 		rights := make([]crew.Rights, st.Pages())
 		for p := range rights {

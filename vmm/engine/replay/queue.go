@@ -240,9 +240,16 @@ func (e *Engine) BeforeEnter(c *machine.VCPU) (bool, error) {
 			return false, divergence(c, it.idx, "the log has %s at exit %d, but the guest did not ask for it", e.describe(it), c.Exits())
 		}
 		if it.where.Kind != replaylog.PosState || it.where.Exits != c.Exits() {
+			if e.tr != nil {
+				return true, e.traceEnter(c)
+			}
 			return true, nil
 		}
-		if err := e.seek(c, &it.where, it.idx); err != nil {
+		seek := e.seek
+		if e.tr != nil && e.tr.traced(c) {
+			seek = e.stepTo
+		}
+		if err := seek(c, &it.where, it.idx); err != nil {
 			return false, err
 		}
 		e.seq[c.ID()] = uint64(it.pos) & (1<<crewview.SeqBits - 1)

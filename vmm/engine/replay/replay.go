@@ -33,6 +33,8 @@ type Options struct {
 	// position before the replay reports a divergence (0:
 	// DefaultSeekTimeout).
 	SeekTimeout time.Duration
+	// Trace, when set, makes this a trace-mode replay (trace.go).
+	Trace *TraceOptions
 }
 
 // DivergenceError says a replay stopped matching its recording.
@@ -73,6 +75,8 @@ type Engine struct {
 	seq []uint64
 	// dispatched is closed when the dispatcher has ended.
 	dispatched chan struct{}
+	// tr is the trace mode's state; nil in a plain replay.
+	tr *tracer
 
 	mu    sync.Mutex
 	cond  *sync.Cond
@@ -103,6 +107,12 @@ func New(m *machine.Machine, r *replaylog.Reader, opts Options) (*Engine, error)
 		queue: make([][]*item, cpus), progress: make([]crew.Pos, cpus),
 		waitWhy: make([]string, cpus), ready: make([]func() bool, cpus)}
 	e.cond = sync.NewCond(&e.mu)
+	if opts.Trace != nil {
+		if opts.Trace.Sink == nil {
+			return nil, fmt.Errorf("replay: trace mode without a sink")
+		}
+		e.tr = newTracer(*opts.Trace, cpus)
+	}
 	if cpus > 1 {
 		var err error
 		if e.views, err = crewview.New(m, opts.Granularity); err != nil {
@@ -140,12 +150,21 @@ func (e *Engine) Stop() {
 	<-e.dispatched
 }
 
-// AfterRun implements machine.Engine.
-func (*Engine) AfterRun(_ *machine.VCPU, errno unix.Errno) unix.Errno { return errno }
+// AfterRun implements machine.Engine: in trace mode it steps the vCPU
+// on to its next exit.
+func (e *Engine) AfterRun(c *machine.VCPU, errno unix.Errno) unix.Errno {
+	if e.tr != nil {
+		return e.traceRun(c, errno)
+	}
+	return errno
+}
 
 // Exited implements machine.Engine: c stands at its next exit position.
 func (e *Engine) Exited(c *machine.VCPU) {
 	e.seq[c.ID()] = 0
+	if e.tr != nil {
+		e.tr.cpus[c.ID()].step = 0
+	}
 	e.reach(c, crewview.ExitPos(c.Exits()))
 }
 
@@ -182,6 +201,9 @@ func (e *Engine) Report(c *machine.VCPU, ev replaylog.Event, what string) error 
 	got := it.ev
 	if got.Value != ev.Value || got.Addr != ev.Addr || got.Len != ev.Len || got.Name != ev.Name {
 		return divergence(c, it.idx, "%s differs: replay %s, log %s", what, ev.String(), got.String())
+	}
+	if e.tr != nil {
+		return e.tr.report(c, &ev)
 	}
 	return nil
 }
