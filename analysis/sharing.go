@@ -21,6 +21,9 @@ type Sharing struct {
 	regions map[uint64]*region
 	order   []uint64
 	labels  []Label
+	syms    *Symbols
+	// warning says what the symbols lack (no debug information).
+	warning string
 }
 
 type openRegion struct {
@@ -49,6 +52,10 @@ func (s *Sharing) Name() string { return "sharing" }
 // Start implements Analysis.
 func (s *Sharing) Start(run *Run) error {
 	s.out, s.open = run.Out, make([]openRegion, run.CPUs)
+	var err error
+	if s.syms, err = NewSymbols(run.Image); err != nil {
+		s.warning = err.Error()
+	}
 	return nil
 }
 
@@ -105,10 +112,14 @@ type Shared struct {
 	Size    uint64 `json:"size"`
 	PC1     uint64 `json:"pc1"`
 	PC2     uint64 `json:"pc2"`
-	CPU1    int    `json:"cpu1"`
-	CPU2    int    `json:"cpu2"`
-	Write1  bool   `json:"write1"`
-	Write2  bool   `json:"write2"`
+	// Stack1 and Stack2 are the symbolized call stacks, innermost
+	// first; today only the PC's own frame.
+	Stack1 []string `json:"stack1"`
+	Stack2 []string `json:"stack2"`
+	CPU1   int      `json:"cpu1"`
+	CPU2   int      `json:"cpu2"`
+	Write1 bool     `json:"write1"`
+	Write2 bool     `json:"write2"`
 }
 
 // TestCase is one region's result.
@@ -167,19 +178,11 @@ func (s *Sharing) pair(r *region, c1, c2 int) []Shared {
 			Write1: t.wrote, Write2: o.wrote})
 	}
 	for i := range out {
-		out[i].Addr = s.symbol(out[i].RawAddr)
+		sh := &out[i]
+		sh.Addr = s.syms.Data(sh.RawAddr, s.labels)
+		sh.Stack1, sh.Stack2 = []string{s.syms.PC(sh.PC1)}, []string{s.syms.PC(sh.PC2)}
 	}
 	return out
-}
-
-// symbol names addr by the label that covers it, or in hex.
-func (s *Sharing) symbol(addr uint64) string {
-	for _, l := range s.labels {
-		if addr >= l.Addr && addr-l.Addr < l.Len {
-			return fmt.Sprintf("%s+%#x", l.Name, addr-l.Addr)
-		}
-	}
-	return fmt.Sprintf("%#x", addr)
 }
 
 // Finish implements Analysis.
@@ -196,6 +199,9 @@ func (s *Sharing) Finish() error {
 			free++
 		}
 	}
+	if s.warning != "" {
+		fmt.Fprintf(&b, "warning: %s\n", s.warning)
+	}
 	fmt.Fprintf(&b, "sharing (%s): %d regions, %d conflict-free\n", unit, len(res), free)
 	for _, tc := range res {
 		if len(tc.Shared) == 0 {
@@ -204,16 +210,17 @@ func (s *Sharing) Finish() error {
 		}
 		fmt.Fprintf(&b, "%s (cpus %v): %d shared ranges\n", tc.Name, tc.CPUs, len(tc.Shared))
 		for _, sh := range tc.Shared {
-			fmt.Fprintf(&b, "  %s (%#x, %d bytes): cpu %d %s at pc %#x, cpu %d %s at pc %#x\n", sh.Addr, sh.RawAddr, sh.Size,
-				sh.CPU1, verb(sh.Write1), sh.PC1, sh.CPU2, verb(sh.Write2), sh.PC2)
+			fmt.Fprintf(&b, "  %s (%#x, %d bytes): cpu %d %s at %s, cpu %d %s at %s\n", sh.Addr, sh.RawAddr, sh.Size,
+				sh.CPU1, verb(sh.Write1), sh.Stack1[0], sh.CPU2, verb(sh.Write2), sh.Stack2[0])
 		}
 	}
 	if err := s.out.Text(s.Name(), b.String()); err != nil {
 		return err
 	}
 	return s.out.JSON(s.Name(), struct {
+		Warning   string     `json:"warning,omitempty"`
 		TestCases []TestCase `json:"testcases"`
-	}{res})
+	}{s.warning, res})
 }
 
 func verb(wrote bool) string {

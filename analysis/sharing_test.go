@@ -64,6 +64,12 @@ func TestSharing(t *testing.T) {
 			if len(got) == 0 && len(tc.want) == 0 {
 				return
 			}
+			for i := range got {
+				if len(got[i].Stack1) != 1 || len(got[i].Stack2) != 1 {
+					t.Fatalf("stacks %v %v, want the PCs' frames", got[i].Stack1, got[i].Stack2)
+				}
+				got[i].Stack1, got[i].Stack2 = nil, nil
+			}
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("shared %+v\nwant %+v", got, tc.want)
 			}

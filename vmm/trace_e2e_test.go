@@ -146,10 +146,10 @@ func TestSharingFindsThePlantedField(t *testing.T) {
 		line bool
 		want []string // the shared ranges, as "symbol/size"
 	}{
-		{"shared field", []string{"trace-hits", "30"}, false, []string{"struct counter:0+0x0/8"}},
-		{"shared field by line", []string{"trace-hits", "30"}, true, []string{"struct counter:0+0x0/64"}},
+		{"shared field", []string{"trace-hits", "30"}, false, []string{"struct counter:0.hits/8"}},
+		{"shared field by line", []string{"trace-hits", "30"}, true, []string{"struct counter:0.hits/64"}},
 		{"own fields", []string{"trace-fields", "30"}, false, nil},
-		{"own fields by line", []string{"trace-fields", "30"}, true, []string{"struct fields:0+0x0/64"}},
+		{"own fields by line", []string{"trace-fields", "30"}, true, []string{"struct fields:0.f[0]/64"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := sharedOf(t, tc.args, tc.line)

@@ -63,6 +63,7 @@ const (
 	SlotReadonly = 1 << 1
 
 	CapNrMemslots      = 10
+	CapSyncRegs        = 74
 	CapSetGuestDebug   = 23
 	CapReadonlyMem     = 81
 	CapDisableQuirks2  = 213
@@ -194,6 +195,44 @@ func (v *VCPU) Kick(tid int32) {
 	if tid != 0 {
 		unix.Tgkill(unix.Getpid(), int(tid), unix.SIGURG)
 	}
+}
+
+// Offsets in kvm_run of kvm_valid_regs and of the x86 kvm_sync_regs
+// that follow it: struct kvm_regs, struct kvm_sregs, struct
+// kvm_vcpu_events.
+const (
+	runValidRegs   = 288
+	runSyncRegs    = 304
+	runSyncEvents  = runSyncRegs + 144 + 312
+	syncX86Regs    = 1
+	syncX86Events  = 4
+	runSyncRegsEnd = runSyncEvents + 64
+)
+
+// SyncRegs makes every KVM_RUN store the general registers and the
+// pending exception in kvm_run, where Synced reads them without an
+// ioctl (KVM_CAP_SYNC_REGS), or stops it. It reports false where the
+// host lacks the capability; the caller then reads them with Regs and
+// Exception.
+func (v *VCPU) SyncRegs(on bool) bool {
+	if n, err := v.CheckExtension(CapSyncRegs); err != nil || n&(syncX86Regs|syncX86Events) != syncX86Regs|syncX86Events ||
+		len(v.runMem) < runSyncRegsEnd {
+		return false
+	}
+	var valid uint64
+	if on {
+		valid = syncX86Regs | syncX86Events
+	}
+	*(*uint64)(unsafe.Pointer(&v.runMem[runValidRegs])) = valid
+	return true
+}
+
+// Synced returns a copy of the registers the last KVM_RUN stored, and
+// the vector of the exception behind a shutdown exit, after SyncRegs(true).
+func (v *VCPU) Synced() (Regs, int) {
+	r := *(*Regs)(unsafe.Pointer(&v.runMem[runSyncRegs]))
+	ev := (*gokvm.VCPUEvents)(unsafe.Pointer(&v.runMem[runSyncEvents]))
+	return r, int(ev.E.Nr)
 }
 
 // Unkick clears immediate_exit after a kick was seen.

@@ -51,8 +51,10 @@ type tracer struct {
 type traceCPU struct {
 	// regions counts the test regions open (HC_REGION_BEGIN/END nest).
 	regions int
-	// stepping: single-stepping is on in KVM.
-	stepping bool
+	// stepping: single-stepping is on in KVM; synced: KVM stores the
+	// registers in kvm_run at each exit (kvm.VCPU.SyncRegs), which
+	// saves two ioctls a step.
+	stepping, synced bool
 	// step counts the instructions since the last exit.
 	step uint64
 	// pending is the footprint of the instruction about to be stepped,
@@ -114,6 +116,9 @@ func (e *Engine) traceEnter(c *machine.VCPU) error {
 	if !t.traced(c) {
 		if tc.stepping {
 			tc.stepping = false
+			if tc.synced {
+				c.KVM().SyncRegs(false)
+			}
 			if err := c.KVM().SetGuestDebug(0, [8]uint64{}); err != nil {
 				return fmt.Errorf("vCPU %d: end single-stepping: %w", c.ID(), err)
 			}
@@ -132,6 +137,9 @@ func (e *Engine) traceEnter(c *machine.VCPU) error {
 	// drops single-stepping (crew/HOSTFACTS.md section 4).
 	if err := c.KVM().SetGuestDebug(kvm.DebugEnable|kvm.DebugSingleStep, [8]uint64{}); err != nil {
 		return fmt.Errorf("vCPU %d: single-step: %w", c.ID(), err)
+	}
+	if !tc.stepping {
+		tc.synced = c.KVM().SyncRegs(true)
 	}
 	tc.stepping = true
 	return nil
@@ -221,9 +229,14 @@ func loadsSegment(inst x86asm.Inst) bool {
 // leave the #DB to end the next KVM_RUN before any instruction.
 func (e *Engine) stepped(c *machine.VCPU, errno unix.Errno) (*kvm.Regs, bool, error) {
 	tc := &e.tr.cpus[c.ID()]
-	r, err := c.KVM().Regs()
-	if err != nil {
-		return nil, false, fmt.Errorf("vCPU %d: read registers after a step: %w", c.ID(), err)
+	r, vector := new(kvm.Regs), -1
+	if tc.synced {
+		*r, vector = c.KVM().Synced()
+	} else {
+		var err error
+		if r, err = c.KVM().Regs(); err != nil {
+			return nil, false, fmt.Errorf("vCPU %d: read registers after a step: %w", c.ID(), err)
+		}
 	}
 	// TF and RF are the stepping's, not the instruction's; a CREW fault
 	// (EFAULT) stops the instruction before it ran.
@@ -241,7 +254,10 @@ func (e *Engine) stepped(c *machine.VCPU, errno unix.Errno) (*kvm.Regs, bool, er
 	}
 	// A shutdown after the instruction ran is its #DB; one before it is
 	// a #DB left over, or the guest's own exception at it.
-	return r, ran || c.KVM().Exception() == 1, nil
+	if vector < 0 {
+		vector = c.KVM().Exception()
+	}
+	return r, ran || vector == 1, nil
 }
 
 // traceRun steps c while it is traced, from the KVM_RUN that returned
