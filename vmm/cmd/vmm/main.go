@@ -3,7 +3,8 @@
 //	vmm run     [--cpus N] [--mem SIZE] [--guest ELF] [--timeout D] [WORKLOAD [ARGS...]]
 //	vmm bench   [--cpus-list LIST] [WORKLOAD...]
 //	vmm record  -o FILE [run flags] [WORKLOAD [ARGS...]]
-//	vmm replay  FILE
+//	vmm replay  [--analysis NAME[,NAME...] --out DIR] FILE
+//	vmm trace   dump [--json] FILE
 //	vmm log     stat|dump|verify FILE
 //	vmm testgen --model NAME [--calls A,B] -o FILE
 //
@@ -12,7 +13,7 @@
 //
 // This package only dispatches: each subcommand is a package under tools/
 // (tools/runcmd, tools/recordcmd, tools/replaycmd, tools/benchcmd,
-// tools/logcmd, tools/testgencmd) whose Main takes the arguments after the
+// tools/logcmd, tools/tracecmd, tools/testgencmd) whose Main takes the arguments after the
 // command's name.
 package main
 
@@ -29,6 +30,7 @@ import (
 	"github.com/crewvm/crewvm/tools/replaycmd"
 	"github.com/crewvm/crewvm/tools/runcmd"
 	"github.com/crewvm/crewvm/tools/testgencmd"
+	"github.com/crewvm/crewvm/tools/tracecmd"
 )
 
 // command is one subcommand: its one-line summary and its entry point.
@@ -46,6 +48,7 @@ func commands() map[string]command {
 		"bench":   {"time workloads: speedups over vCPU counts, or run vs record vs replay (--record)", benchcmd.Main},
 		"log":     {"inspect a recording: stat, dump, verify", logcmd.Main},
 		"testgen": {"generate commutativity tests from an interface model", testgencmd.Main},
+		"trace":   {"print an access trace of vmm replay --analysis trace: dump", tracecmd.Main},
 	}
 }
 
