@@ -230,7 +230,8 @@ func loadsSegment(inst x86asm.Inst) bool {
 func (e *Engine) stepped(c *machine.VCPU, errno unix.Errno) (*kvm.Regs, bool, error) {
 	tc := &e.tr.cpus[c.ID()]
 	r, vector := new(kvm.Regs), -1
-	if tc.synced {
+	// A KVM_RUN that a signal ended (EINTR) may not have stored them.
+	if tc.synced && errno == 0 {
 		*r, vector = c.KVM().Synced()
 	} else {
 		var err error
