@@ -10,7 +10,8 @@
 //	vmm                   Config, New, Run: picks the engine (this package)
 //	vmm/engine/run        the plain engine
 //	vmm/engine/record     the recording engine: inputs, wakes, CREW transitions, final state
-//	vmm/engine/replay     the replay engine: log dispatch, orderings, seeking, checks
+//	vmm/engine/replay     the replay engine: log dispatch, orderings, seeking, checks;
+//	                      trace mode (trace.go) steps traced vCPUs for the analyses
 //	vmm/engine/crewview   CREW on the vCPUs' views: rights, fault footprints, positions
 //	vmm/engine/matcher    in-guest conditional breakpoints for seeking (pure)
 //	vmm/machine           the core: vCPU threads, exit loop, device dispatch, halts, holds
@@ -19,13 +20,15 @@
 //	vmm/kvm               /dev/kvm: host, VMs, vCPUs, slots, debug, dirty log, kicks
 //	vmm/x86, vmm/abi      instructions, page walks, boot tables, CPUID; the guest ABI (pure)
 //	crew, replaylog       the ownership protocol and the log format (no KVM)
+//	analysis              what a trace-mode replay feeds: trace, sharing, symbols (no KVM)
 //
 // The core calls one interface, machine.Engine, at each point where the
 // modes differ: before entering the guest, after each KVM_RUN and each
 // exit, on a protection fault, for a halt, for each input from outside,
 // for what the guest reports, at its exit and at the end. A mode is one
-// package behind that interface, and a new mode (trace replay) is
-// another.
+// package behind that interface. Trace replay is replay's own mode
+// (engine/replay/trace.go): it differs from replay only in how a vCPU
+// runs between the events, which replay's hooks already decide.
 //
 // # A CREW fault, file by file
 //

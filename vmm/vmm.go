@@ -45,8 +45,9 @@ type Config struct {
 	// they consume; each writes its results to AnalysisDir.
 	Analyses    []analysis.Analysis
 	AnalysisDir string
-	// TraceEverywhere traces the whole run, not only test regions.
-	TraceEverywhere bool
+	// TraceEverywhere traces the whole run, not only test regions;
+	// TraceFetches delivers instruction fetches too.
+	TraceEverywhere, TraceFetches bool
 }
 
 // The names of the layers below that a user of the VMM meets.
@@ -112,7 +113,7 @@ func New(cfg Config) (*Machine, error) {
 	if cfg.Replay != nil {
 		opts := replayengine.Options{Granularity: cfg.Granularity, SeekTimeout: cfg.SeekTimeout}
 		if len(cfg.Analyses) > 0 {
-			opts.Trace = &replayengine.TraceOptions{Sink: m.analyse, Everywhere: cfg.TraceEverywhere}
+			opts.Trace = &replayengine.TraceOptions{Sink: m.analyse, Everywhere: cfg.TraceEverywhere, Fetches: cfg.TraceFetches}
 		}
 		e, err := replayengine.New(core, cfg.Replay, opts)
 		if err != nil {

@@ -46,6 +46,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Out, "out", "", "directory for the analyses' results (created)")
 	fs.BoolVar(&cacheLine, "cache-line", false, "sharing: compare by 64-byte cache line")
 	fs.BoolVar(&o.Everywhere, "trace-everywhere", false, "trace the whole run, not only test regions")
+	fs.BoolVar(&o.Fetches, "trace-fetches", false, "deliver instruction fetches too")
 	if code, done := cli.ParseFlags(fs, args); done {
 		return code
 	}
@@ -89,9 +90,9 @@ type Options struct {
 	// SeekTimeout is vmm.Config.SeekTimeout (0: the default).
 	SeekTimeout time.Duration
 	// Analyses make it a trace-mode replay writing to Out.
-	Analyses   []analysis.Analysis
-	Out        string
-	Everywhere bool
+	Analyses            []analysis.Analysis
+	Out                 string
+	Everywhere, Fetches bool
 }
 
 // Replay re-executes the recording at path with its console on console.
@@ -123,7 +124,7 @@ func Replay(path string, o Options, console io.Writer) (*vmm.Result, error) {
 	}
 	cfg := vmm.Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: image, Args: h.Args,
 		Console: console, Replay: r, CPUID: cpuid, Timeout: o.Timeout, SeekTimeout: o.SeekTimeout, Granularity: uint64(h.PageSize),
-		Analyses: o.Analyses, AnalysisDir: o.Out, TraceEverywhere: o.Everywhere}
+		Analyses: o.Analyses, AnalysisDir: o.Out, TraceEverywhere: o.Everywhere, TraceFetches: o.Fetches}
 	m, err := vmm.New(cfg)
 	if err != nil {
 		return nil, err
