@@ -48,6 +48,8 @@ type Config struct {
 	// TraceEverywhere traces the whole run, not only test regions;
 	// TraceFetches delivers instruction fetches too.
 	TraceEverywhere, TraceFetches bool
+	// TraceRanges limits the accesses delivered to these ranges.
+	TraceRanges []TraceRange
 }
 
 // The names of the layers below that a user of the VMM meets.
@@ -66,6 +68,8 @@ type (
 	NondetSite = machine.NondetSite
 	// Label names a guest memory range, from HC_LABEL.
 	Label = machine.Label
+	// TraceRange is a guest-physical range a trace is limited to.
+	TraceRange = replayengine.AddrRange
 )
 
 const (
@@ -113,7 +117,8 @@ func New(cfg Config) (*Machine, error) {
 	if cfg.Replay != nil {
 		opts := replayengine.Options{Granularity: cfg.Granularity, SeekTimeout: cfg.SeekTimeout}
 		if len(cfg.Analyses) > 0 {
-			opts.Trace = &replayengine.TraceOptions{Sink: m.analyse, Everywhere: cfg.TraceEverywhere, Fetches: cfg.TraceFetches}
+			opts.Trace = &replayengine.TraceOptions{Sink: m.analyse, Everywhere: cfg.TraceEverywhere, Fetches: cfg.TraceFetches,
+				Ranges: cfg.TraceRanges}
 		}
 		e, err := replayengine.New(core, cfg.Replay, opts)
 		if err != nil {

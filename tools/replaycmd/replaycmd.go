@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,12 +48,22 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cacheLine, "cache-line", false, "sharing: compare by 64-byte cache line")
 	fs.BoolVar(&o.Everywhere, "trace-everywhere", false, "trace the whole run, not only test regions")
 	fs.BoolVar(&o.Fetches, "trace-fetches", false, "deliver instruction fetches too")
+	var ranges []string
+	fs.StringArrayVar(&ranges, "trace-range", nil, "deliver only accesses to guest-physical LO-HI (hex; repeatable)")
 	if code, done := cli.ParseFlags(fs, args); done {
 		return code
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "vmm replay: want exactly one FILE")
 		return cli.ExitUsage
+	}
+	for _, s := range ranges {
+		r, err := parseRange(s)
+		if err != nil {
+			fmt.Fprintf(stderr, "vmm replay: --trace-range %q: %v\n", s, err)
+			return cli.ExitUsage
+		}
+		o.Ranges = append(o.Ranges, r)
 	}
 	if names != "" {
 		var err error
@@ -93,6 +104,27 @@ type Options struct {
 	Analyses            []analysis.Analysis
 	Out                 string
 	Everywhere, Fetches bool
+	Ranges              []vmm.TraceRange
+}
+
+// parseRange reads "LO-HI", two hex addresses (0x optional), LO < HI.
+func parseRange(s string) (vmm.TraceRange, error) {
+	lo, hi, ok := strings.Cut(s, "-")
+	if !ok {
+		return vmm.TraceRange{}, fmt.Errorf("want LO-HI")
+	}
+	var r vmm.TraceRange
+	var err error
+	if r.Lo, err = strconv.ParseUint(strings.TrimPrefix(lo, "0x"), 16, 64); err == nil {
+		r.Hi, err = strconv.ParseUint(strings.TrimPrefix(hi, "0x"), 16, 64)
+	}
+	if err != nil {
+		return vmm.TraceRange{}, fmt.Errorf("want hex addresses: %w", err)
+	}
+	if r.Lo >= r.Hi {
+		return vmm.TraceRange{}, fmt.Errorf("empty range")
+	}
+	return r, nil
 }
 
 // Replay re-executes the recording at path with its console on console.
@@ -124,7 +156,8 @@ func Replay(path string, o Options, console io.Writer) (*vmm.Result, error) {
 	}
 	cfg := vmm.Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: image, Args: h.Args,
 		Console: console, Replay: r, CPUID: cpuid, Timeout: o.Timeout, SeekTimeout: o.SeekTimeout, Granularity: uint64(h.PageSize),
-		Analyses: o.Analyses, AnalysisDir: o.Out, TraceEverywhere: o.Everywhere, TraceFetches: o.Fetches}
+		Analyses: o.Analyses, AnalysisDir: o.Out, TraceEverywhere: o.Everywhere, TraceFetches: o.Fetches,
+		TraceRanges: o.Ranges}
 	m, err := vmm.New(cfg)
 	if err != nil {
 		return nil, err

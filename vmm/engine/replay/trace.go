@@ -35,6 +35,25 @@ type TraceOptions struct {
 	Everywhere bool
 	// Fetches delivers instruction fetches too.
 	Fetches bool
+	// Ranges, when set, deliver only the accesses that overlap one of
+	// these guest-physical ranges.
+	Ranges []AddrRange
+}
+
+// AddrRange is the guest-physical range [Lo, Hi).
+type AddrRange struct{ Lo, Hi uint64 }
+
+// wanted says whether an access of size bytes at addr is delivered.
+func (o *TraceOptions) wanted(addr uint64, size uint32) bool {
+	if len(o.Ranges) == 0 {
+		return true
+	}
+	for _, r := range o.Ranges {
+		if addr < r.Hi && addr+uint64(size) > r.Lo {
+			return true
+		}
+	}
+	return false
 }
 
 // tracer is the trace-mode state of a replay.
@@ -293,6 +312,9 @@ func (e *Engine) delivered(c *machine.VCPU) error {
 	ram := e.m.Memory().Host()
 	for i := range tc.pending {
 		a := tc.pending[i]
+		if !t.opts.wanted(a.Addr, a.Size) {
+			continue
+		}
 		a.Exits, a.Step = c.Exits(), tc.step
 		if a.Kind.Writes() {
 			a.Value = ram[a.Addr : a.Addr+uint64(a.Size)]
