@@ -10,7 +10,9 @@
 // An analysis implements Analysis. The replay calls Start once, Event for
 // each event in an order consistent with the recording's orderings (a
 // vCPU's events in program order; accesses of two vCPUs to one page in
-// the order CREW gave them), and Finish at the end:
+// the order CREW gave them), and Finish at the end. Each vCPU's stream
+// is the same in every replay of a recording; how independent events of
+// two vCPUs interleave can differ:
 //
 //	// writes counts the bytes each vCPU wrote.
 //	type writes struct {

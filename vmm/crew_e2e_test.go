@@ -65,25 +65,34 @@ func replayLog(t *testing.T, path string) (string, *Result, error) {
 // one for each seek (0: the default).
 func replayLogWithin(t *testing.T, path string, timeout, seek time.Duration) (string, *Result, error) {
 	t.Helper()
-	r, err := replaylog.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	h := r.Header()
-	cpuid, err := DecodeCPUID(h.CPUID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := replayConfig(t, path)
 	var out bytes.Buffer
-	m, err := New(Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: guest.Kernel, Args: h.Args,
-		Console: &out, Replay: r, CPUID: cpuid, Timeout: timeout, SeekTimeout: seek, Granularity: uint64(h.PageSize)})
+	cfg.Console, cfg.Timeout, cfg.SeekTimeout = &out, timeout, seek
+	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer m.Close()
 	res, err := m.Run(context.Background())
 	return out.String(), res, err
+}
+
+// replayConfig is the configuration that replays the log at path on the
+// built-in guest; the log is closed when t ends.
+func replayConfig(t *testing.T, path string) Config {
+	t.Helper()
+	r, err := replaylog.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	h := r.Header()
+	cpuid, err := DecodeCPUID(h.CPUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: guest.Kernel, Args: h.Args,
+		Replay: r, CPUID: cpuid, Granularity: uint64(h.PageSize)}
 }
 
 // checkReplay replays rec and wants the same output and status.
