@@ -109,24 +109,13 @@ func TestAdversarialRecordReplay(t *testing.T) {
 
 // advRun runs, records and replays one case.
 func advRun(t *testing.T, dir string, c advCase, cpus int) {
-	// The plain run checks the workload, not the recorder: on the Intel
-	// PVM hosts adv-pagecross's self-check has failed once in a while
-	// without recording (crew/HOSTFACTS.md section 6), so it gets three
-	// tries, each failure logged.
-	var out string
-	for try := 1; ; try++ {
-		o, res, err := runGuest(t, Config{CPUs: cpus, Args: c.args, MemSize: 64 << 20, Timeout: 30 * time.Second})
-		if err != nil {
-			t.Fatalf("vmm run: %v\n%s", err, o)
-		}
-		if res.Status == 0 {
-			out = o
-			break
-		}
-		if try == 3 {
-			t.Fatalf("vmm run: self-check failed %d times, status %d:\n%s", try, res.Status, o)
-		}
-		t.Logf("vmm run: self-check failed (try %d), status %d:\n%s", try, res.Status, o)
+	// The plain run checks the workload, not the recorder.
+	out, res, err := runGuest(t, Config{CPUs: cpus, Args: c.args, MemSize: 64 << 20, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatalf("vmm run: %v\n%s", err, out)
+	}
+	if res.Status != 0 {
+		t.Fatalf("vmm run: self-check failed, status %d:\n%s", res.Status, out)
 	}
 	// A workload that skips its racy part where the host's CPUID lacks
 	// the feature it exercises (adv-fsgs without FSGSBASE) has one

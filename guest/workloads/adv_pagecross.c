@@ -9,7 +9,8 @@
  *  f2: a RIP-relative load that itself straddles pages 2|3, of data in
  *      page 3;
  *  f3: a RIP-relative store of its argument that straddles pages 4|5,
- *      into page 5, and a load of it back.
+ *      into page 5, and a load of it back (every reader stores to that
+ *      word, so the load may see another reader's store).
  * CPU 0 keeps writing the data words in pages 1, 3 and another word of
  * page 5 until the other CPUs have called f1, f2 and f3 their number of
  * times. Every result must be something some CPU stored; which step's is
@@ -102,7 +103,10 @@ static void reader(struct wctx *w, int cpu)
 		max = a > max ? a : max;
 		max = b / 3 > max ? b / 3 : max;
 		bad += b % 3 != 0;
-		bad += (c >> 32) == 0 || (c >> 32) >= (u64)w->ncpus || (c & 0xffffffff) > i;
+		/* Every reader stores to that word: c is this reader's own
+		 * store, exactly, or another reader's, whose count can run
+		 * ahead of this one's. */
+		bad += (c >> 32) == 0 || (c >> 32) >= (u64)w->ncpus || ((c >> 32) == (u64)cpu && (c & 0xffffffff) != i);
 		changes += a != last;
 		last = a;
 	}
