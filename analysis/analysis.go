@@ -88,11 +88,16 @@ type Access struct {
 	Size uint32
 	Kind AccessKind
 	// Value is the bytes written (Write and RMW), as memory holds them
-	// after the instruction.
+	// after the instruction. Value and Stack are valid during the Event
+	// call only: an analysis that keeps them copies them.
 	Value []byte
 	// Exits and Step are the position: the vCPU's exits before the
 	// access, and the instructions it executed since the last of them.
 	Exits, Step uint64
+	// Stack is the call stack at the instruction: the return addresses
+	// of the frames above it, innermost first, from the guest's frame
+	// pointers (guest/ABI.md). Not kept in trace files.
+	Stack []uint64
 }
 
 // EventKind says what an Event is.

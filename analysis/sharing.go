@@ -41,6 +41,7 @@ type region struct {
 type touch struct {
 	wrote bool
 	pc    uint64
+	stack []uint64
 }
 
 // NewSharing returns a sharing analysis, by cache line when line is set.
@@ -94,10 +95,14 @@ func (s *Sharing) Event(ev *Event) error {
 		if s.line {
 			first, last = first/cacheLine, last/cacheLine
 		}
+		var stack []uint64
 		for u := first; u <= last; u++ {
 			t, seen := units[u]
 			if !seen || wrote && !t.wrote {
-				units[u] = touch{wrote: t.wrote || wrote, pc: a.RIP}
+				if stack == nil {
+					stack = append([]uint64{}, a.Stack...)
+				}
+				units[u] = touch{wrote: t.wrote || wrote, pc: a.RIP, stack: stack}
 			}
 		}
 	}
@@ -113,7 +118,8 @@ type Shared struct {
 	PC1     uint64 `json:"pc1"`
 	PC2     uint64 `json:"pc2"`
 	// Stack1 and Stack2 are the symbolized call stacks, innermost
-	// first; today only the PC's own frame.
+	// first: the PC's frame, then each caller's call site (from the
+	// guest's frame pointers, guest/ABI.md).
 	Stack1 []string `json:"stack1"`
 	Stack2 []string `json:"stack2"`
 	CPU1   int      `json:"cpu1"`
@@ -165,6 +171,7 @@ func (s *Sharing) pair(r *region, c1, c2 int) []Shared {
 		unit = cacheLine
 	}
 	var out []Shared
+	var stacks [][2][]uint64
 	for _, u := range units {
 		t, o := a[u], b[u]
 		if n := len(out); n > 0 {
@@ -176,11 +183,22 @@ func (s *Sharing) pair(r *region, c1, c2 int) []Shared {
 		}
 		out = append(out, Shared{RawAddr: u * unit, Size: unit, PC1: t.pc, PC2: o.pc, CPU1: c1, CPU2: c2,
 			Write1: t.wrote, Write2: o.wrote})
+		stacks = append(stacks, [2][]uint64{t.stack, o.stack})
 	}
 	for i := range out {
 		sh := &out[i]
 		sh.Addr = s.syms.Data(sh.RawAddr, s.labels)
-		sh.Stack1, sh.Stack2 = []string{s.syms.PC(sh.PC1)}, []string{s.syms.PC(sh.PC2)}
+		sh.Stack1, sh.Stack2 = s.stack(sh.PC1, stacks[i][0]), s.stack(sh.PC2, stacks[i][1])
+	}
+	return out
+}
+
+// stack symbolizes the frames of an access at pc: pc itself, then each
+// return address's call site (the byte before it).
+func (s *Sharing) stack(pc uint64, rets []uint64) []string {
+	out := []string{s.syms.PC(pc)}
+	for _, r := range rets {
+		out = append(out, s.syms.PC(r-1))
 	}
 	return out
 }

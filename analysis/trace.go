@@ -140,6 +140,15 @@ func (t *Trace) Finish() error {
 	}{TraceFile, c})
 }
 
+// Close abandons the trace of a replay that failed: the file is closed
+// without its end event, so ReadTrace reports it incomplete.
+func (t *Trace) Close() error {
+	if t.w == nil {
+		return nil
+	}
+	return t.w.Close()
+}
+
 // ReadTrace reads the trace at path and calls f for each event in it.
 func ReadTrace(path string, f func(*Event) error) error {
 	r, err := replaylog.Open(path)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,6 +149,13 @@ func TestSharingFindsThePlantedField(t *testing.T) {
 			for _, s := range res[0].Shared {
 				if !s.Write1 || !s.Write2 || s.CPU1 != 0 || s.CPU2 != 1 {
 					t.Errorf("shared %+v: want both vCPUs writing", s)
+				}
+				// The guest keeps frame pointers: the run function,
+				// called by kmain, called by _start.
+				for _, st := range [][]string{s.Stack1, s.Stack2} {
+					if len(st) != 3 || !strings.HasPrefix(st[1], "kmain+") || !strings.HasPrefix(st[2], "_start+") {
+						t.Errorf("call stack %q, want the workload's run function, kmain and _start", st)
+					}
 				}
 				got = append(got, fmt.Sprintf("%s/%d", s.Addr, s.Size))
 			}

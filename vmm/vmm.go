@@ -163,6 +163,13 @@ func (m *Machine) Run(ctx context.Context) (*Result, error) {
 	}
 	res, err := m.core.Run(ctx, m.engine)
 	if err != nil {
+		// An analysis that holds a file lets go of it; what it wrote
+		// stays incomplete, as its reader then says.
+		for _, a := range m.cfg.Analyses {
+			if c, ok := a.(io.Closer); ok {
+				c.Close()
+			}
+		}
 		return nil, err
 	}
 	for _, a := range m.cfg.Analyses {

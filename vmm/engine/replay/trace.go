@@ -14,6 +14,7 @@ package replay
 // TraceOptions.Everywhere) the vCPU runs at replay speed.
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync"
 
@@ -82,6 +83,8 @@ type traceCPU struct {
 	before  kvm.Regs
 	cpu     *x86.CPU
 	segment bool
+	// stack is the call stack at the pending instruction (unwind).
+	stack []uint64
 }
 
 func newTracer(opts TraceOptions, cpus int) *tracer {
@@ -316,6 +319,10 @@ func (e *Engine) delivered(c *machine.VCPU) error {
 			continue
 		}
 		a.Exits, a.Step = c.Exits(), tc.step
+		if i == 0 || tc.pending[i-1].RIP != a.RIP {
+			tc.stack = e.unwind(tc.cpu, &tc.before, tc.stack[:0])
+		}
+		a.Stack = tc.stack
 		if a.Kind.Writes() {
 			a.Value = ram[a.Addr : a.Addr+uint64(a.Size)]
 		}
@@ -329,6 +336,37 @@ func (e *Engine) delivered(c *machine.VCPU) error {
 	t.steps++
 	t.mu.Unlock()
 	return nil
+}
+
+// maxFrames bounds a call stack.
+const maxFrames = 32
+
+// unwind appends to stack the return addresses of the frames above an
+// instruction with registers r, following the guest's frame pointers:
+// [RBP] is the caller's RBP, [RBP+8] the return address. It stops at a
+// zero or unmapped frame pointer, or one that does not go up the stack.
+// In a function's prologue and epilogue the chain still names the
+// caller's frame as current, as every frame-pointer unwinder does.
+func (e *Engine) unwind(x *x86.CPU, r *kvm.Regs, stack []uint64) []uint64 {
+	mem := e.m.Memory()
+	fp := r.RBP
+	var b [16]byte
+	for len(stack) < maxFrames && fp != 0 {
+		gpa, _, err := x86.Translate(mem, x, fp, x86.KindRead)
+		if err != nil || gpa&0xfff > 0xff0 || !mem.ReadPhys(gpa, b[:]) {
+			break
+		}
+		next, ret := binary.LittleEndian.Uint64(b[:8]), binary.LittleEndian.Uint64(b[8:])
+		if ret == 0 {
+			break
+		}
+		stack = append(stack, ret)
+		if next <= fp {
+			break
+		}
+		fp = next
+	}
+	return stack
 }
 
 // stepTo is seek for a traced vCPU: it steps c, delivering what it
