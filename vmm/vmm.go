@@ -95,6 +95,8 @@ type Result struct {
 	machine.Result
 	// CREW is what the CREW recorder did (multiprocessor recordings).
 	CREW CREWStats
+	// Traced is what a trace-mode replay stepped and delivered.
+	Traced replayengine.TraceStats
 }
 
 // Machine is a guest on the machine core with the engine of its mode:
@@ -104,6 +106,7 @@ type Machine struct {
 	core   *machine.Machine
 	engine machine.Engine
 	rec    *recordengine.Engine
+	rep    *replayengine.Engine
 }
 
 // New validates cfg, creates the VMs and loads the guest.
@@ -125,7 +128,7 @@ func New(cfg Config) (*Machine, error) {
 			core.Close()
 			return nil, err
 		}
-		m.engine = e
+		m.engine, m.rep = e, e
 	}
 	return m, nil
 }
@@ -180,6 +183,9 @@ func (m *Machine) Run(ctx context.Context) (*Result, error) {
 	out := &Result{Result: *res}
 	if m.rec != nil {
 		out.CREW = m.rec.Stats()
+	}
+	if m.rep != nil {
+		out.Traced = m.rep.TraceStats()
 	}
 	return out, nil
 }

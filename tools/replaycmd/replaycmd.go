@@ -86,7 +86,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "vmm replay: matched the recording (guest status %d)\n", res.Status)
 	if len(o.Analyses) > 0 {
-		fmt.Fprintf(stderr, "vmm replay: analyses written to %s\n", o.Out)
+		fmt.Fprintf(stderr, "vmm replay: traced %d instructions, %d accesses; analyses written to %s\n",
+			res.Traced.Steps, res.Traced.Accesses, o.Out)
 	}
 	return res.Status
 }

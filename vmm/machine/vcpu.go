@@ -173,12 +173,7 @@ func (c *VCPU) PrivateRegion(slot uint32, gpa, size uint64) ([]byte, error) {
 
 // Kick makes c leave KVM_RUN: immediate_exit closes the race with a vCPU
 // about to enter, the signal interrupts one already inside.
-func (c *VCPU) Kick() {
-	c.kvm.RunData().ImmediateExit = 1
-	if tid := c.tid.Load(); tid != 0 {
-		unix.Tgkill(unix.Getpid(), int(tid), unix.SIGURG)
-	}
-}
+func (c *VCPU) Kick() { c.kvm.Kick(c.tid.Load()) }
 
 // Stand is where a held vCPU stands: after Exits exits and, if Kicks is
 // not zero, at the point where the last of Kicks kicks since that exit

@@ -91,9 +91,6 @@ func New(m *machine.Machine, gran uint64) (*Views, error) {
 // State is package crew's state machine for the run.
 func (k *Views) State() *crew.State { return k.st }
 
-// Rights are cpu's rights on page.
-func (k *Views) Rights(cpu, page int) crew.Rights { return k.rights[cpu][page] }
-
 // Prot is the host protection of cpu's view at guest address addr.
 func (k *Views) Prot(cpu int, addr uint64) int { return hostProt(k.rights[cpu][addr/k.gran]) }
 
