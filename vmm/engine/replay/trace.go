@@ -5,7 +5,8 @@ package replay
 // VMM decodes its footprint (x86.Analyze, the decoder the recorder uses
 // for CREW faults, exact through REP iterations, SSE and page-crossing
 // operands), and when the step completes it delivers those accesses, the
-// written bytes read back from RAM. The steps are the engine's own
+// written bytes read back from RAM, with the call stack from the guest's
+// frame pointers. The steps are the engine's own
 // KVM_RUNs (AfterRun): the machine sees only the exits the recording
 // had, and CREW's protections stay on, so the accesses of two vCPUs to a
 // page reach the analyses in the order the log gives them. A state
