@@ -136,7 +136,11 @@ type VCPU struct {
 // vCPU's own mapping of guest RAM, which stays the caller's) and whose
 // CPUID is cpuid.
 func (h *Host) NewVCPU(name int, ram []byte, cpuid []CPUIDEntry) (v *VCPU, err error) {
-	vmfd, err := gokvm.CreateVM(h.fd.Fd())
+	var vmfd uintptr
+	err = retryEINTR(func() (err error) {
+		vmfd, err = gokvm.CreateVM(h.fd.Fd())
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("vCPU %d: KVM_CREATE_VM: %w", name, err)
 	}
@@ -152,7 +156,11 @@ func (h *Host) NewVCPU(name int, ram []byte, cpuid []CPUIDEntry) (v *VCPU, err e
 	if err := v.MapSlot(0, 0, ram); err != nil {
 		return nil, fmt.Errorf("vCPU %d: %w", name, err)
 	}
-	fd, err := gokvm.CreateVCPU(v.vm.Fd(), 0)
+	var fd uintptr
+	err = retryEINTR(func() (err error) {
+		fd, err = gokvm.CreateVCPU(v.vm.Fd(), 0)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("vCPU %d: KVM_CREATE_VCPU: %w", name, err)
 	}
@@ -167,6 +175,17 @@ func (h *Host) NewVCPU(name int, ram []byte, cpuid []CPUIDEntry) (v *VCPU, err e
 		return nil, fmt.Errorf("vCPU %d: KVM_SET_CPUID2: %w", name, err)
 	}
 	return v, nil
+}
+
+// retryEINTR runs an ioctl again while a signal interrupts it: creating
+// a VM or a vCPU can take long enough for the Go runtime's preemption
+// signal to land (KVM_CREATE_VM failed with EINTR under load).
+func retryEINTR(ioctl func() error) error {
+	for {
+		if err := ioctl(); !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
 }
 
 // RunData is the vCPU's kvm_run structure: the exit reason and its data,
