@@ -28,7 +28,6 @@ import (
 type Views struct {
 	st    *crew.State
 	gran  uint64
-	ram   []byte
 	mem   *guestmem.Memory
 	views []*guestmem.View
 	// rights are each vCPU's rights per page. A vCPU's own thread
@@ -73,7 +72,7 @@ func New(m *machine.Machine, gran uint64) (*Views, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Views{st: st, gran: gran, ram: m.Memory().Host(), mem: m.Memory(), Names: NewNames(len(cpus))}
+	k := &Views{st: st, gran: gran, mem: m.Memory(), Names: NewNames(len(cpus))}
 	for i, c := range cpus {
 		rights := make([]crew.Rights, st.Pages())
 		for p := range rights {
@@ -132,7 +131,7 @@ func (k *Views) OwnedHash(cpu int) uint64 {
 		binary.LittleEndian.PutUint64(idx[:], uint64(p))
 		h.Write(idx[:])
 		a := k.st.Addr(p)
-		h.Write(k.ram[a : a+k.gran])
+		h.Write(k.mem.Host()[a : a+k.gran])
 	}
 	return h.Sum64()
 }

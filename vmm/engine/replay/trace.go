@@ -61,10 +61,9 @@ func (o *TraceOptions) wanted(addr uint64, size uint32) bool {
 // tracer is the trace-mode state of a replay.
 type tracer struct {
 	opts TraceOptions
+	// mu serialises the sink's calls.
 	mu   sync.Mutex
 	cpus []traceCPU
-	// Steps counts the instructions stepped, Accesses those delivered.
-	steps, accesses uint64
 }
 
 // traceCPU is one vCPU's: only its own thread touches it.
@@ -75,8 +74,9 @@ type traceCPU struct {
 	// registers in kvm_run at each exit (kvm.VCPU.SyncRegs), which
 	// saves two ioctls a step.
 	stepping, synced bool
-	// step counts the instructions since the last exit.
-	step uint64
+	// step counts the instructions since the last exit; steps and
+	// accesses, those stepped and the accesses delivered in all.
+	step, steps, accesses uint64
 	// pending is the footprint of the instruction about to be stepped,
 	// decoded in registers before and control state cpu (read again
 	// after an exit and after an instruction that loads a segment).
@@ -101,9 +101,6 @@ func (t *tracer) traced(c *machine.VCPU) bool {
 func (t *tracer) emit(ev *analysis.Event) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if ev.Kind == analysis.EventAccess {
-		t.accesses++
-	}
 	if err := t.opts.Sink(ev); err != nil {
 		return fmt.Errorf("analysis: %w", err)
 	}
@@ -330,12 +327,11 @@ func (e *Engine) delivered(c *machine.VCPU) error {
 		if err := t.emit(&analysis.Event{Kind: analysis.EventAccess, CPU: c.ID(), Access: a}); err != nil {
 			return err
 		}
+		tc.accesses++
 	}
 	tc.pending = tc.pending[:0]
 	tc.step++
-	t.mu.Lock()
-	t.steps++
-	t.mu.Unlock()
+	tc.steps++
 	return nil
 }
 
@@ -413,12 +409,15 @@ type TraceStats struct {
 	Steps, Accesses uint64
 }
 
-// TraceStats reports what the trace mode delivered; zero without it.
+// TraceStats reports what the trace mode delivered, once the run is
+// over; zero without it.
 func (e *Engine) TraceStats() TraceStats {
-	if e.tr == nil {
-		return TraceStats{}
+	var s TraceStats
+	if e.tr != nil {
+		for _, tc := range e.tr.cpus {
+			s.Steps += tc.steps
+			s.Accesses += tc.accesses
+		}
 	}
-	e.tr.mu.Lock()
-	defer e.tr.mu.Unlock()
-	return TraceStats{Steps: e.tr.steps, Accesses: e.tr.accesses}
+	return s
 }
