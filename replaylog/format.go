@@ -6,6 +6,8 @@ import (
 	"hash/crc32"
 	"strconv"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // Format version written by this package. A reader refuses logs of another
@@ -16,7 +18,7 @@ import (
 // block types (skipped). Anything else is a major bump.
 const (
 	FormatMajor uint16 = 1
-	FormatMinor uint16 = 3
+	FormatMinor uint16 = 4
 )
 
 // Magic is the first 8 bytes of every log. The leading 0x89 makes text
@@ -76,7 +78,14 @@ type Header struct {
 	Created time.Time
 	// Extra is opaque engine configuration.
 	Extra []byte
+	// Input is the file the guest's input region was loaded with (vmm
+	// record --tests), kept so that the recording replays on its own;
+	// stored zstd-compressed, at most MaxInput bytes.
+	Input []byte
 }
+
+// MaxInput bounds Header.Input, decompressed.
+const MaxInput = 64 << 20
 
 // Header field tags. Fields are tag-length-value so that newer minor
 // versions can add fields older readers skip.
@@ -91,6 +100,7 @@ const (
 	hCPUID         = 8
 	hCreated       = 9
 	hExtra         = 10
+	hInput         = 11 // since 1.4
 )
 
 // validate checks what the writer and the reader both rely on.
@@ -103,6 +113,9 @@ func (h *Header) validate() error {
 	}
 	if h.PageSize < PageBytes || h.PageSize&(h.PageSize-1) != 0 {
 		return fmt.Errorf("page granularity %d is not a power of two >= %d", h.PageSize, PageBytes)
+	}
+	if len(h.Input) > MaxInput {
+		return fmt.Errorf("input of %d bytes exceeds %d", len(h.Input), MaxInput)
 	}
 	return nil
 }
@@ -140,6 +153,9 @@ func (h *Header) marshal() []byte {
 	body = appendField(body, hCPUID, h.CPUID)
 	body = appendUvarintField(body, hCreated, uint64(h.Created.UnixNano()))
 	body = appendField(body, hExtra, h.Extra)
+	if len(h.Input) > 0 {
+		body = appendField(body, hInput, compressInput(h.Input))
+	}
 
 	b := make([]byte, 0, headerFixed+len(body)+4)
 	b = append(b, Magic...)
@@ -205,6 +221,12 @@ func parseHeaderBody(h *Header, body []byte) error {
 			h.Created = time.Unix(0, int64(f.uvarint()))
 		case hExtra:
 			h.Extra = append([]byte(nil), v...)
+		case hInput:
+			in, err := decompressInput(v)
+			if err != nil {
+				return fmt.Errorf("input: %w", err)
+			}
+			h.Input = in
 		default:
 			// A field of a newer minor version: skip it.
 			continue
@@ -363,4 +385,23 @@ func parseFooter(b []byte) (int64, string) {
 		return 0, fmt.Sprintf("footer checksum mismatch (stored %08x, computed %08x)", want, got)
 	}
 	return int64(binary.LittleEndian.Uint64(b[0:])), ""
+}
+
+// compressInput is the header's encoding of Header.Input: one zstd frame.
+func compressInput(in []byte) []byte {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		panic(fmt.Sprintf("zstd encoder with default options: %v", err)) // cannot happen
+	}
+	defer enc.Close()
+	return enc.EncodeAll(in, nil)
+}
+
+func decompressInput(v []byte) ([]byte, error) {
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(MaxInput))
+	if err != nil {
+		return nil, err
+	}
+	defer dec.Close()
+	return dec.DecodeAll(v, nil)
 }

@@ -181,16 +181,32 @@ func TestBadHeaders(t *testing.T) {
 }
 
 func TestHeaderRoundTrip(t *testing.T) {
-	h := testHeader(3)
-	log := writeLog(t, h, WriterOptions{}, nil)
-	got := openBytes(t, log).Header()
-	h.Major, h.Minor = FormatMajor, FormatMinor
-	if !got.Created.Equal(h.Created) {
-		t.Fatalf("created %v, want %v", got.Created, h.Created)
+	tests := []struct {
+		name  string
+		input []byte
+	}{
+		{"no input", nil},
+		{"input", []byte("crewvm-testgen 1\nmodel name=posix\n")},
+		{"large input", bytes.Repeat([]byte("test id=1 set=1 path=1\n"), 200000)},
 	}
-	got.Created = h.Created
-	if !reflect.DeepEqual(got, h) {
-		t.Fatalf("header\n got  %+v\n want %+v", got, h)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := testHeader(3)
+			h.Input = tt.input
+			log := writeLog(t, h, WriterOptions{}, nil)
+			if len(tt.input) > 1<<20 && len(log) > len(tt.input)/10 {
+				t.Errorf("a log of %d bytes for an input of %d: the input is not compressed", len(log), len(tt.input))
+			}
+			got := openBytes(t, log).Header()
+			h.Major, h.Minor = FormatMajor, FormatMinor
+			if !got.Created.Equal(h.Created) {
+				t.Fatalf("created %v, want %v", got.Created, h.Created)
+			}
+			got.Created = h.Created
+			if !reflect.DeepEqual(got, h) {
+				t.Fatalf("header\n got  %+v\n want %+v", got, h)
+			}
+		})
 	}
 }
 

@@ -22,7 +22,10 @@ type Config struct {
 	// Image is the guest ELF.
 	Image []byte
 	// Args is the workload and its arguments (argv[0] is the name).
-	Args    []string
+	Args []string
+	// Input is loaded into the guest's input region at boot (vmm run
+	// --tests); a recording keeps it, and its replay loads it again.
+	Input   []byte
 	Timeout time.Duration
 	// Console receives the guest's console output.
 	Console io.Writer
@@ -84,6 +87,9 @@ const (
 // ErrKVMUnavailable says that /dev/kvm cannot be used on this machine.
 var ErrKVMUnavailable = machine.ErrKVMUnavailable
 
+// ErrHostMismatch says a recording cannot replay on this kind of host.
+var ErrHostMismatch = machine.ErrHostMismatch
+
 // EncodeCPUID carries a CPUID table in a log header.
 func EncodeCPUID(entries []kvm.CPUIDEntry) []byte { return machine.EncodeCPUID(entries) }
 
@@ -111,7 +117,7 @@ type Machine struct {
 
 // New validates cfg, creates the VMs and loads the guest.
 func New(cfg Config) (*Machine, error) {
-	core, err := machine.New(machine.Config{CPUs: cfg.CPUs, MemSize: cfg.MemSize, Image: cfg.Image, Args: cfg.Args,
+	core, err := machine.New(machine.Config{CPUs: cfg.CPUs, MemSize: cfg.MemSize, Image: cfg.Image, Args: cfg.Args, Input: cfg.Input,
 		Timeout: cfg.Timeout, Console: cfg.Console, CPUID: cfg.CPUID})
 	if err != nil {
 		return nil, err

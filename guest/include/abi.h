@@ -34,6 +34,7 @@
 #define ABI_BOOT_VERSION  1
 #define ABI_MAX_ARGS      32
 #define ABI_ARGS_SIZE     2048
+#define ABI_INPUT_OFFSET  2352   /* offset of input_addr in struct bootinfo */
 
 /* Boot information page at ABI_BOOTINFO_ADDR; read-only for the guest. */
 struct bootinfo {
@@ -47,6 +48,14 @@ struct bootinfo {
 	unsigned int reserved;
 	unsigned long long argv[ABI_MAX_ARGS]; /* guest addresses of NUL-terminated strings */
 	char args[ABI_ARGS_SIZE];
+	/* The input region: a file the VMM loaded at boot (vmm run --tests),
+	 * read-only by contract, between heap_end and the stacks; 0 and 0
+	 * when there is none. */
+	unsigned long long input_addr;
+	unsigned long long input_len;
 };
+
+_Static_assert(__builtin_offsetof(struct bootinfo, input_addr) == ABI_INPUT_OFFSET,
+	       "ABI_INPUT_OFFSET must match struct bootinfo");
 
 #endif

@@ -2,6 +2,10 @@
 #ifndef HYPERCALL_H
 #define HYPERCALL_H
 
+#ifdef CREWVM_HOST
+#include "host_hypercall.h" /* the Linux build of the harness (guest/host) */
+#else
+
 #include "abi.h"
 #include "types.h"
 
@@ -38,5 +42,7 @@ static inline void hc_label(const void *addr, size_t len, const char *name, size
 {
 	hypercall(HC_LABEL, (u64)addr, len, (u64)name, namelen);
 }
+
+#endif /* CREWVM_HOST */
 
 #endif

@@ -46,6 +46,10 @@ static int boot_cpu(struct bootinfo *bi)
 	ctx.ncpus = (int)bi->ncpus;
 	ctx.argc = (int)bi->argc;
 	ctx.argv = (char **)bi->argv;
+	if (bi->input_len > 0) {
+		ctx.input = (const char *)bi->input_addr;
+		ctx.input_len = bi->input_len;
+	}
 	const char *name = ctx.argc > 0 ? ctx.argv[0] : "hello";
 	if (strcmp(name, "list") == 0) {
 		list_workloads();

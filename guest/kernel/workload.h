@@ -8,6 +8,8 @@ struct wctx {
 	int ncpus;
 	int argc;      /* argv[0] is the workload name */
 	char **argv;
+	const char *input; /* the input region (guest/ABI.md), NULL when none */
+	u64 input_len;
 };
 
 struct workload {

@@ -9,7 +9,7 @@ extern const struct workload wl_matmul, wl_radix, wl_lu, wl_fft, wl_stencil, wl_
 extern const struct workload wl_adv_bts, wl_adv_straddle, wl_adv_twomem, wl_adv_rep, wl_adv_atomics,
 	wl_adv_xsave, wl_adv_fsgs, wl_adv_pagecross, wl_adv_alias, wl_adv_shortloop, wl_adv_rdtsc,
 	wl_adv_gather;
-extern const struct workload wl_trace_hits, wl_trace_fields;
+extern const struct workload wl_trace_hits, wl_trace_fields, wl_fstest;
 
 const struct workload *const workloads[] = {
 	&wl_hello,
@@ -45,5 +45,6 @@ const struct workload *const workloads[] = {
 	&wl_adv_rdtsc,
 	&wl_trace_hits,
 	&wl_trace_fields,
+	&wl_fstest,
 	NULL,
 };

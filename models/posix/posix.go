@@ -46,6 +46,7 @@ const (
 	EBADF   = 9
 	EAGAIN  = 11
 	ENOMEM  = 12
+	EACCES  = 13
 	EEXIST  = 17
 	ENODEV  = 19
 	EINVAL  = 22
@@ -751,6 +752,13 @@ func (s *Fs) Mmap(e commute.Env, a MmapArgs) sym.Result {
 		}
 		f := pr.Fds.Get(a.Fd)
 		if e.If(f.IsPipe) {
+			// Linux checks the descriptor's access mode before asking the
+			// file whether it can be mapped: a pipe's write end is not
+			// open for reading, and its read end not for writing, so only
+			// the read end mapped read-only gets as far as ENODEV.
+			if e.If(p.Or(f.Writer, a.Writable)) {
+				return fail(e, EACCES)
+			}
 			return fail(e, ENODEV)
 		}
 		v.Inum, v.Off = f.Inum, a.Off

@@ -361,3 +361,46 @@ func BenchmarkFullModel(b *testing.B) {
 		b.ReportMetric(float64(n)/d.Seconds(), "tests/s")
 	}
 }
+
+// TestMmapOfPipeAsLinux checks the model's answer for mmap of a pipe
+// descriptor against Linux's: the access mode is checked first (EACCES
+// unless the read end is mapped read-only), and only then that a pipe
+// cannot be mapped (ENODEV).
+func TestMmapOfPipeAsLinux(t *testing.T) {
+	r := Model().RunSet(context.Background(), []string{"mmap", "mmap"}, commute.Options{MaxTestsPerPath: 3})
+	if r.Status != testgen.StatusOK || r.Errors > 0 {
+		t.Fatalf("%s, %d errors: %v", r.Status, r.Errors, r.Err)
+	}
+	seen := map[int64]int{}
+	for _, tt := range r.Tests {
+		for slot, c := range tt.Calls {
+			if arg(c, "anon") == 1 {
+				continue
+			}
+			writer := int64(-1)
+			for _, s := range tt.Setup {
+				pid, _ := s.Int("pid")
+				fd, _ := s.Int("fd")
+				if s.Kind == "pipefd" && pid == arg(c, "pid") && fd == arg(c, "fd") {
+					writer, _ = s.Int("writer")
+				}
+			}
+			if writer < 0 {
+				continue
+			}
+			want := int64(ENODEV)
+			if writer == 1 || arg(c, "writable") == 1 {
+				want = EACCES
+			}
+			got, _ := testgen.Record{Fields: tt.Expect[slot].Fields}.Int("errno")
+			if got != want {
+				t.Errorf("test %d slot %d: mmap of a pipe (writer=%d writable=%d) expects errno %d, Linux gives %d\n%s",
+					tt.ID, slot, writer, arg(c, "writable"), got, want, render(tt))
+			}
+			seen[got]++
+		}
+	}
+	if seen[EACCES] == 0 || seen[ENODEV] == 0 {
+		t.Errorf("pipe mmaps seen by errno: %v; want both EACCES and ENODEV", seen)
+	}
+}

@@ -16,9 +16,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crewvm/crewvm/guest"
-	"github.com/crewvm/crewvm/vmm"
 	"github.com/spf13/pflag"
+
+	"github.com/crewvm/crewvm/guest"
+	"github.com/crewvm/crewvm/replaylog"
+	"github.com/crewvm/crewvm/vmm"
 )
 
 // Exit statuses of the commands that boot a guest, besides the guest's own
@@ -38,6 +40,7 @@ type MachineFlags struct {
 	Mem     string        // --mem: guest RAM size, as ParseSize reads it
 	Guest   string        // --guest: guest ELF path; empty for the built-in kernel
 	Timeout time.Duration // --timeout: stop the guest after this long; 0 for no limit
+	Tests   string        // --tests: file loaded into the guest's input region
 }
 
 // Register adds --cpus, --mem, --guest and --timeout to fs, with their
@@ -47,6 +50,7 @@ func (f *MachineFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Mem, "mem", "256M", "guest RAM size (e.g. 256M, 1G)")
 	fs.StringVar(&f.Guest, "guest", "", "guest ELF to boot instead of the built-in kernel")
 	fs.DurationVar(&f.Timeout, "timeout", 0, "stop the guest after this long (0: no limit)")
+	fs.StringVar(&f.Tests, "tests", "", "test file for the fstest workload (see 'vmm testgen'), loaded into the guest's input region")
 }
 
 // Config turns the flags and the workload arguments into a vmm.Config
@@ -65,7 +69,19 @@ func (f *MachineFlags) Config(args []string, console io.Writer) (vmm.Config, err
 			return vmm.Config{}, fmt.Errorf("--guest: %w", err)
 		}
 	}
-	return vmm.Config{CPUs: f.CPUs, MemSize: mem, Image: image, Args: args, Timeout: f.Timeout, Console: console}, nil
+	var input []byte
+	if f.Tests != "" {
+		if input, err = os.ReadFile(f.Tests); err != nil {
+			return vmm.Config{}, fmt.Errorf("--tests: %w", err)
+		}
+		if len(input) == 0 {
+			return vmm.Config{}, fmt.Errorf("--tests %s: the file is empty", f.Tests)
+		}
+		if len(input) > replaylog.MaxInput {
+			return vmm.Config{}, fmt.Errorf("--tests %s: %d bytes, at most %d fit", f.Tests, len(input), replaylog.MaxInput)
+		}
+	}
+	return vmm.Config{CPUs: f.CPUs, MemSize: mem, Image: image, Args: args, Input: input, Timeout: f.Timeout, Console: console}, nil
 }
 
 // NewFlagSet makes the flag set of `vmm NAME`, stopping at the first

@@ -26,7 +26,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	var mf cli.MachineFlags
 	var out, gran string
 	var deadline time.Duration
-	fs := cli.NewFlagSet("record", "-o FILE [--cpus N] [--mem SIZE] [--guest ELF] [--timeout D] [--granularity SIZE]\n"+
+	fs := cli.NewFlagSet("record", "-o FILE [--cpus N] [--mem SIZE] [--guest ELF] [--tests FILE] [--timeout D] [--granularity SIZE]\n"+
 		"       [--revoke-deadline D] [WORKLOAD [ARGS...]]\n\n"+
 		"Runs like 'vmm run' (same output, same exit status) and writes a recording to FILE.\n"+
 		"With more than one vCPU, the order of their memory accesses is recorded with the\n"+
@@ -89,7 +89,7 @@ func Record(cfg vmm.Config, guestPath, path string, warn io.Writer) (res *vmm.Re
 	}
 	defer m.Close()
 	hdr := replaylog.Header{
-		WriterVersion: version, GuestHash: m.ImageHash(), Guest: guestPath, Args: cfg.Args,
+		WriterVersion: version, GuestHash: m.ImageHash(), Guest: guestPath, Args: cfg.Args, Input: cfg.Input,
 		VCPUs: uint32(cfg.CPUs), MemSize: cfg.MemSize, PageSize: uint32(max(cfg.Granularity, 4096)), CPUID: vmm.EncodeCPUID(m.CPUID()),
 	}
 	w, err := replaylog.Create(path, hdr, replaylog.WriterOptions{})

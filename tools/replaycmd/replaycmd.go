@@ -155,7 +155,7 @@ func Replay(path string, o Options, console io.Writer) (*vmm.Result, error) {
 	if h.Minor < 1 {
 		return nil, fmt.Errorf("%s: format %d.%d was written before halts were logged; record it again", path, h.Major, h.Minor)
 	}
-	cfg := vmm.Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: image, Args: h.Args,
+	cfg := vmm.Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: image, Args: h.Args, Input: h.Input,
 		Console: console, Replay: r, CPUID: cpuid, Timeout: o.Timeout, SeekTimeout: o.SeekTimeout, Granularity: uint64(h.PageSize),
 		Analyses: o.Analyses, AnalysisDir: o.Out, TraceEverywhere: o.Everywhere, TraceFetches: o.Fetches,
 		TraceRanges: o.Ranges}

@@ -16,7 +16,7 @@ import (
 // Main runs `vmm run ARGS...` and returns the process exit status.
 func Main(args []string, stdout, stderr io.Writer) int {
 	var mf cli.MachineFlags
-	fs := cli.NewFlagSet("run", "[--cpus N] [--mem SIZE] [--guest ELF] [--timeout D] [WORKLOAD [ARGS...]]\n\n"+
+	fs := cli.NewFlagSet("run", "[--cpus N] [--mem SIZE] [--guest ELF] [--tests FILE] [--timeout D] [WORKLOAD [ARGS...]]\n\n"+
 		"Boots the guest on N vCPUs and runs WORKLOAD (default hello; 'list' lists them).\n"+
 		"Exits with the guest's status, 124 on timeout, 125 when the VMM or guest fails.", stderr)
 	mf.Register(fs)

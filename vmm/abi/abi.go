@@ -30,4 +30,5 @@ const (
 	BootVersion = 1
 	MaxArgs     = 32
 	ArgsSize    = 2048
+	InputOffset = 2352 // offset of input_addr in struct bootinfo
 )

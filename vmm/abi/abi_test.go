@@ -20,7 +20,7 @@ func TestABIMatchesHeader(t *testing.T) {
 		"ABI_GDT_ADDR": GDTAddr, "ABI_BOOTINFO_ADDR": BootInfoAddr, "ABI_PML4_ADDR": PML4Addr,
 		"ABI_KERNEL_MIN": KernelMin, "ABI_STACK_SIZE": StackSize,
 		"ABI_BOOT_MAGIC": BootMagic, "ABI_BOOT_VERSION": BootVersion,
-		"ABI_MAX_ARGS": MaxArgs, "ABI_ARGS_SIZE": ArgsSize,
+		"ABI_MAX_ARGS": MaxArgs, "ABI_ARGS_SIZE": ArgsSize, "ABI_INPUT_OFFSET": InputOffset,
 	}
 	f, err := os.Open("../../guest/include/abi.h")
 	if err != nil {

@@ -14,19 +14,42 @@ func LoadImage(ram []byte, img *Image) {
 	}
 }
 
+// InputAddr is where an input region of n bytes starts: the whole pages
+// just below the CPU stacks, which the heap then ends at. It is an error
+// when the region would overlap the image.
+func InputAddr(img *Image, memSize uint64, cpus int, n int) (uint64, error) {
+	base := StackBase(memSize, cpus)
+	size := (uint64(n) + 4095) &^ 4095
+	if size > base || base-size < img.End {
+		return 0, fmt.Errorf("an input of %d bytes does not fit in %d bytes of guest RAM beside the kernel and %d stacks", n, memSize, cpus)
+	}
+	return base - size, nil
+}
+
 // WriteBootInfo fills struct bootinfo (guest/include/abi.h) in page, the
-// guest page at BootInfoAddr.
-func WriteBootInfo(page []byte, img *Image, cpus int, memSize uint64, args []string) error {
+// guest page at BootInfoAddr. inputLen is the size of the input region
+// (InputAddr), 0 for none.
+func WriteBootInfo(page []byte, img *Image, cpus int, memSize uint64, args []string, inputLen int) error {
 	if len(args) > MaxArgs {
 		return fmt.Errorf("workload has %d arguments, at most %d fit", len(args), MaxArgs)
 	}
+	heapEnd := StackBase(memSize, cpus)
 	le := binary.LittleEndian
+	if inputLen > 0 {
+		at, err := InputAddr(img, memSize, cpus, inputLen)
+		if err != nil {
+			return err
+		}
+		heapEnd = at
+		le.PutUint64(page[InputOffset:], at)
+		le.PutUint64(page[InputOffset+8:], uint64(inputLen))
+	}
 	le.PutUint64(page[0:], BootMagic)
 	le.PutUint32(page[8:], BootVersion)
 	le.PutUint32(page[12:], uint32(cpus))
 	le.PutUint64(page[16:], memSize)
 	le.PutUint64(page[24:], img.End)
-	le.PutUint64(page[32:], StackBase(memSize, cpus))
+	le.PutUint64(page[32:], heapEnd)
 	le.PutUint32(page[40:], uint32(len(args)))
 	const argvOff = 48
 	const strOff = argvOff + 8*MaxArgs

@@ -17,12 +17,20 @@ const (
 )
 
 // writeBootState loads the image and builds the GDT, page tables and boot
-// information in guest RAM (guest/ABI.md, "Boot state").
-func writeBootState(ram []byte, img *abi.Image, cpus int, args []string) error {
+// information in guest RAM (guest/ABI.md, "Boot state"), and loads the
+// input region when there is one.
+func writeBootState(ram []byte, img *abi.Image, cpus int, args []string, input []byte) error {
 	abi.LoadImage(ram, img)
 	x86.WriteGDT(ram, abi.GDTAddr)
 	x86.WriteIdentityMap(ram, abi.PML4Addr, pdCount)
-	return abi.WriteBootInfo(ram[abi.BootInfoAddr:abi.BootInfoAddr+PageSize], img, cpus, uint64(len(ram)), args)
+	if len(input) > 0 {
+		at, err := abi.InputAddr(img, uint64(len(ram)), cpus, len(input))
+		if err != nil {
+			return err
+		}
+		copy(ram[at:], input)
+	}
+	return abi.WriteBootInfo(ram[abi.BootInfoAddr:abi.BootInfoAddr+PageSize], img, cpus, uint64(len(ram)), args, len(input))
 }
 
 // initialRegs is the register state CPU cpu starts with.

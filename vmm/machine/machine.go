@@ -26,7 +26,10 @@ type Config struct {
 	// Image is the guest ELF.
 	Image []byte
 	// Args is the workload and its arguments (argv[0] is the name).
-	Args    []string
+	Args []string
+	// Input, when set, is loaded into the input region (guest/ABI.md,
+	// "Boot state"): a file the guest reads, such as fstest's tests.
+	Input   []byte
 	Timeout time.Duration
 	// Console receives the guest's console output.
 	Console io.Writer
@@ -117,7 +120,7 @@ func New(cfg Config) (m *Machine, err error) {
 	if m.mem, err = guestmem.New(cfg.MemSize); err != nil {
 		return nil, err
 	}
-	if err := writeBootState(m.mem.Host(), img, cfg.CPUs, cfg.Args); err != nil {
+	if err := writeBootState(m.mem.Host(), img, cfg.CPUs, cfg.Args, cfg.Input); err != nil {
 		return nil, err
 	}
 	for i := 0; i < cfg.CPUs; i++ {
@@ -132,6 +135,11 @@ func New(cfg Config) (m *Machine, err error) {
 	}
 	if m.caps, err = probeCaps(m.cpus[0].kvm, m.cpus[0].view.Bytes()); err != nil {
 		return nil, err
+	}
+	if cfg.CPUID != nil {
+		if err := checkReplayHost(cfg.CPUID, m.host.SupportedCPUID()); err != nil {
+			return nil, err
+		}
 	}
 	for _, c := range m.cpus {
 		if err := m.bootVCPU(c); err != nil {

@@ -19,6 +19,8 @@ func TestCommandLine(t *testing.T) {
 	dir := t.TempDir()
 	notELF := filepath.Join(dir, "not-elf")
 	os.WriteFile(notELF, []byte("hello"), 0o644)
+	empty := filepath.Join(dir, "empty.tests")
+	os.WriteFile(empty, nil, 0o644)
 	tests := []struct {
 		name     string
 		args     []string
@@ -38,6 +40,11 @@ func TestCommandLine(t *testing.T) {
 		{"guest failure", []string{"run", "triple-fault"}, 125, "", "triple fault"},
 		{"timeout", []string{"run", "--timeout", "200ms", "spin-forever"}, 124, "", "did not exit within"},
 		{"guest status", []string{"run", "no-such-workload"}, 2, "unknown workload", ""},
+		{"missing tests", []string{"run", "--tests", filepath.Join(dir, "nope"), "fstest"}, 2, "", "--tests"},
+		{"empty tests", []string{"run", "--tests", empty, "fstest"}, 2, "", "the file is empty"},
+		{"fstest", []string{"run", "--tests", "../../../guest/testdata/fstest-sample.tests", "fstest", "mono", "1-3"}, 0,
+			"3 tests run, 3 passed, 0 failed", ""},
+		{"bad test file", []string{"run", "--tests", notELF, "fstest"}, 2, "bad test file: line 1: not a test file", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
