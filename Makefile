@@ -3,7 +3,7 @@
 
 GO       ?= go
 GUEST    := guest/build/kernel.elf
-DEBS     := gcc make libz3-dev
+DEBS     := gcc make libz3-dev chromium
 VMM      := bin/vmm
 
 .PHONY: all deps guest vmm test demo bench clean fuzz

@@ -116,4 +116,14 @@ struct kut_ops {
 
 extern const struct kut_ops kut_mono, kut_scalable;
 
+/*
+ * Planted bugs, to show that the sharing report finds them (fstest's
+ * plant=stat argument, vmm check --plant stat); set before init.
+ * KUT_PLANT_STAT makes scalable's stat increment one global counter,
+ * scal_planted_stats, which every other call of scalable reads: each
+ * pair of calls with a stat in it then shares that line, no other pair.
+ */
+#define KUT_PLANT_STAT 1u
+extern u32 kut_plants;
+
 #endif

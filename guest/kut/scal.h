@@ -106,21 +106,26 @@ struct scal_inode {
 	struct scal_ref ref;
 } __attribute__((aligned(CACHE_LINE)));
 
-/* A directory entry. name and next are fixed once it is on a chain; ip
- * changes when a rename replaces the entry's file (under the bucket's
- * lock and sequence count). */
+/*
+ * A directory entry. The first line (name, next) is fixed once the entry
+ * is on a chain, so that finding out whether a name exists does not read
+ * the line a rename writes when it replaces the entry's file: ip, under
+ * seq (and the bucket's lock).
+ */
 struct scal_dirent {
 	struct scal_dirent *next;
-	struct scal_inode *ip;
 	char name[KUT_NAME_MAX + 1];
 	s32 state;
 	s32 index;
+	u32 seq __attribute__((aligned(CACHE_LINE)));
+	struct scal_inode *ip;
 } __attribute__((aligned(CACHE_LINE)));
 
-/* A hash bucket: writers hold lock and bump seq around changes. */
+/* A hash bucket. Writers hold lock, on a line of its own that lookups
+ * never read, and bump seq around changes to the chain. */
 struct scal_bucket {
 	struct spinlock lock;
-	u32 seq;
+	u32 seq __attribute__((aligned(CACHE_LINE)));
 	struct scal_dirent *head;
 } __attribute__((aligned(CACHE_LINE)));
 
@@ -381,5 +386,8 @@ void scal_munmap(int cpu, int pid, s64 va, struct kres *res);
 void scal_mprotect(int cpu, int pid, s64 va, int writable, struct kres *res);
 void scal_memread(int cpu, int pid, s64 va, struct kres *res);
 void scal_memwrite(int cpu, int pid, s64 va, u8 data, struct kres *res);
+
+/* The planted bug's counter (KUT_PLANT_STAT), in scal_gate.c. */
+extern u64 scal_planted_stats;
 
 #endif

@@ -1,15 +1,20 @@
 /*
- * scalable's directory: a hash table of SCAL_NBUCKETS chains, each bucket
- * on its own line with a lock and a sequence count. Lookups read a bucket
- * optimistically and retry if a writer changed it meanwhile; writers lock
- * only the buckets they change (rename: both, in index order). Entries
- * come from the caller's CPU's pool and, once removed, stay readable
- * (dead) until scal_reclaim recycles them, so a lookup walking a chain
- * never follows a recycled entry.
+ * scalable's directory: a hash table of SCAL_NBUCKETS chains. A bucket
+ * has a lock on one line and a sequence count and the chain's head on
+ * another; an entry has its name and link on one line and its inode,
+ * with a sequence count of its own, on another. Lookups read buckets and
+ * entries optimistically, retrying if a writer changed them meanwhile,
+ * and never read a lock; writers lock only the buckets they change
+ * (rename: both, in index order). A rename over an existing name changes
+ * only that entry's inode line. Entries come from the caller's CPU's
+ * pool and, once removed, stay readable (dead) until scal_reclaim
+ * recycles them, so a lookup walking a chain never follows a recycled
+ * entry.
  *
  * Calls whose result needs no change (a name that does not exist, a link
  * to a name that exists, a rename onto itself) answer from the optimistic
- * lookup and write nothing.
+ * lookup and write nothing; those that only need to know whether a name
+ * exists do not read its inode.
  */
 #include "scal.h"
 #include "string.h"
@@ -58,37 +63,57 @@ static struct scal_dirent *chain_find(struct scal_bucket *b, const char *name, s
 	return NULL;
 }
 
-static struct scal_inode *entry_inode(struct scal_dirent *de)
+/* A name being looked up: its bucket, and what the lookup found. */
+struct dname {
+	const char *name;
+	struct scal_bucket *b;
+	struct scal_dirent *de;
+	struct scal_inode *ip; /* when asked for */
+	u32 bs, ds;
+};
+
+static void dname_init(struct dname *n, const char *name)
 {
-	return de ? __atomic_load_n(&de->ip, __ATOMIC_ACQUIRE) : NULL;
+	n->name = name;
+	n->b = bucket_of(name);
 }
 
-/* lookup returns the inode name refers to in b, or NULL. */
-static struct scal_inode *lookup(struct scal_bucket *b, const char *name)
+/* dname_read finds n's entry, and its inode if want_ip, writing nothing;
+ * dname_changed says whether a writer got in meanwhile (retry). Asking
+ * only whether a name exists reads neither the entry's inode line nor
+ * the bucket's lock. */
+static void dname_read(struct dname *n, int want_ip)
 {
-	struct scal_inode *ip;
-	u32 s;
-
-	do {
-		s = seq_begin(&b->seq);
-		ip = entry_inode(chain_find(b, name, NULL));
-	} while (seq_retry(&b->seq, s));
-	return ip;
+	n->bs = seq_begin(&n->b->seq);
+	n->de = chain_find(n->b, n->name, NULL);
+	n->ip = NULL;
+	if (n->de && want_ip) {
+		n->ds = seq_begin(&n->de->seq);
+		n->ip = __atomic_load_n(&n->de->ip, __ATOMIC_ACQUIRE);
+	}
 }
 
-/* lookup2 looks two names up as of one instant (both buckets unchanged
- * throughout). */
-static void lookup2(struct scal_bucket *b1, const char *n1, struct scal_inode **ip1, struct scal_bucket *b2,
-		    const char *n2, struct scal_inode **ip2)
+static int dname_changed(struct dname *n, int want_ip)
 {
-	u32 s1, s2;
+	if (seq_retry(&n->b->seq, n->bs))
+		return 1;
+	return n->de && want_ip && seq_retry(&n->de->seq, n->ds);
+}
 
+static void lookup(struct dname *n, int want_ip)
+{
+	do
+		dname_read(n, want_ip);
+	while (dname_changed(n, want_ip));
+}
+
+/* lookup2 looks two names up as of one instant. */
+static void lookup2(struct dname *a, struct dname *b, int want_ip)
+{
 	do {
-		s1 = seq_begin(&b1->seq);
-		s2 = seq_begin(&b2->seq);
-		*ip1 = entry_inode(chain_find(b1, n1, NULL));
-		*ip2 = entry_inode(chain_find(b2, n2, NULL));
-	} while (seq_retry(&b1->seq, s1) || seq_retry(&b2->seq, s2));
+		dname_read(a, want_ip);
+		dname_read(b, want_ip);
+	} while (dname_changed(a, want_ip) || dname_changed(b, want_ip));
 }
 
 static struct scal_dirent *dirent_new(int cpu, const char *name, struct scal_inode *ip)
@@ -109,6 +134,7 @@ static struct scal_dirent *dirent_new(int cpu, const char *name, struct scal_ino
 
 void scal_dirent_clear(struct scal_dirent *de)
 {
+	de->seq = 0;
 	de->next = NULL;
 	de->ip = NULL;
 	de->state = SCAL_FREE;
@@ -167,8 +193,9 @@ static struct scal_inode *create(int cpu, struct scal_bucket *b, const char *nam
 	struct scal_inode *ip;
 
 	spin_lock(&b->lock);
-	ip = entry_inode(chain_find(b, name, NULL));
-	if (ip) {
+	de = chain_find(b, name, NULL);
+	if (de) {
+		ip = de->ip;
 		scal_ref_add(&ip->ref, cpu, 1);
 		spin_unlock(&b->lock);
 		return ip;
@@ -196,22 +223,26 @@ static struct scal_inode *create(int cpu, struct scal_bucket *b, const char *nam
 static struct scal_inode *open_inode(int cpu, const char *name, int flags, s64 *err)
 {
 	int creat = flags & KUT_O_CREAT, excl = flags & KUT_O_EXCL;
-	struct scal_bucket *b = bucket_of(name);
-	struct scal_inode *ip = lookup(b, name);
+	struct scal_inode *ip;
+	struct dname n;
 	int created = 0;
 
-	if (ip && creat && excl) {
+	dname_init(&n, name);
+	/* O_CREAT|O_EXCL of an existing name needs only to know it exists. */
+	lookup(&n, !(creat && excl));
+	if (n.de && creat && excl) {
 		*err = KUT_EEXIST;
 		return NULL;
 	}
-	if (!ip && !creat) {
+	if (!n.de && !creat) {
 		*err = KUT_ENOENT;
 		return NULL;
 	}
+	ip = n.ip;
 	if (ip) {
 		scal_ref_add(&ip->ref, cpu, 1);
 	} else {
-		ip = create(cpu, b, name, &created, err);
+		ip = create(cpu, n.b, name, &created, err);
 		if (!ip)
 			return NULL;
 		if (!created && excl) {
@@ -251,133 +282,155 @@ void scal_open(int cpu, int pid, const char *name, int flags, struct kres *res)
 	scal_ok(res, fd);
 }
 
+/* link_locked adds new for old with new's bucket locked; 0 or -errno.
+ * Only that bucket changes: old is looked up again without locking its
+ * bucket. Should old go away meanwhile, this link happened first: the
+ * inode cannot be recycled while this call runs, and its nlink stays
+ * exact. */
+static s64 link_locked(int cpu, struct dname *o, struct dname *n)
+{
+	struct scal_dirent *de;
+	struct scal_inode *ip;
+
+	if (o->b == n->b) {
+		de = chain_find(o->b, o->name, NULL);
+		ip = de ? de->ip : NULL;
+	} else {
+		lookup(o, 1);
+		ip = o->ip;
+	}
+	if (!ip)
+		return -KUT_ENOENT;
+	if (chain_find(n->b, n->name, NULL))
+		return -KUT_EEXIST;
+	scal_pin(cpu, ip);
+	de = dirent_new(cpu, n->name, ip);
+	if (!de)
+		return -KUT_ENOSPC;
+	seq_write_begin(&n->b->seq);
+	scal_inode_nlink_add(ip, 1);
+	chain_insert(n->b, de);
+	seq_write_end(&n->b->seq);
+	return 0;
+}
+
 void scal_link(int cpu, int pid, const char *old, const char *new_name, struct kres *res)
 {
-	struct scal_bucket *bo, *bn;
-	struct scal_inode *ip, *ipn;
-	struct scal_dirent *de;
+	struct dname o, n;
+	s64 r;
 
 	if (scal_bad_pid(pid) || bad_name(old) || bad_name(new_name))
 		return scal_fail(res, KUT_EINVAL);
-	bo = bucket_of(old);
-	bn = bucket_of(new_name);
+	dname_init(&o, old);
+	dname_init(&n, new_name);
 	/* Without old the answer is ENOENT whatever new is: do not even
-	 * read new's bucket. */
-	if (!lookup(bo, old))
+	 * read new's bucket. The failures need only whether names exist. */
+	lookup(&o, 0);
+	if (!o.de)
 		return scal_fail(res, KUT_ENOENT);
-	lookup2(bo, old, &ip, bn, new_name, &ipn);
-	if (!ip)
+	lookup2(&o, &n, 0);
+	if (!o.de)
 		return scal_fail(res, KUT_ENOENT);
-	if (ipn)
+	if (n.de)
 		return scal_fail(res, KUT_EEXIST);
-	/* Only the new name's bucket changes; the old name is looked up
-	 * again without locking its bucket. Should it go away meanwhile,
-	 * this link happened first: the inode cannot be recycled while this
-	 * call runs, and its nlink stays exact. */
-	spin_lock(&bn->lock);
-	ip = bo == bn ? entry_inode(chain_find(bo, old, NULL)) : lookup(bo, old);
-	if (!ip) {
-		spin_unlock(&bn->lock);
-		return scal_fail(res, KUT_ENOENT);
-	}
-	if (chain_find(bn, new_name, NULL)) {
-		spin_unlock(&bn->lock);
-		return scal_fail(res, KUT_EEXIST);
-	}
-	scal_pin(cpu, ip);
-	de = dirent_new(cpu, new_name, ip);
-	if (!de) {
-		spin_unlock(&bn->lock);
-		return scal_fail(res, KUT_ENOSPC);
-	}
-	seq_write_begin(&bn->seq);
-	scal_inode_nlink_add(ip, 1);
-	chain_insert(bn, de);
-	seq_write_end(&bn->seq);
-	spin_unlock(&bn->lock);
+	spin_lock(&n.b->lock);
+	r = link_locked(cpu, &o, &n);
+	spin_unlock(&n.b->lock);
+	if (r < 0)
+		return scal_fail(res, -r);
 	scal_ok(res, 0);
 }
 
 void scal_unlink(int cpu, int pid, const char *name, struct kres *res)
 {
 	struct scal_dirent *de, **link;
-	struct scal_bucket *b;
+	struct dname n;
 
 	(void)cpu;
 	if (scal_bad_pid(pid) || bad_name(name))
 		return scal_fail(res, KUT_EINVAL);
-	b = bucket_of(name);
-	if (!lookup(b, name))
+	dname_init(&n, name);
+	lookup(&n, 0);
+	if (!n.de)
 		return scal_fail(res, KUT_ENOENT);
-	spin_lock(&b->lock);
-	de = chain_find(b, name, &link);
+	spin_lock(&n.b->lock);
+	de = chain_find(n.b, name, &link);
 	if (!de) {
-		spin_unlock(&b->lock);
+		spin_unlock(&n.b->lock);
 		return scal_fail(res, KUT_ENOENT);
 	}
 	/* nlink drops inside the bucket's write section, so a stat never
 	 * sees the name with the lower count. */
-	seq_write_begin(&b->seq);
+	seq_write_begin(&n.b->seq);
 	chain_remove(link, de);
 	scal_inode_nlink_add(de->ip, -1);
-	seq_write_end(&b->seq);
-	spin_unlock(&b->lock);
+	seq_write_end(&n.b->seq);
+	spin_unlock(&n.b->lock);
 	scal_ok(res, 0);
 }
 
+/* replace points existing entry de at ip instead (rename over it): only
+ * the entry's inode line changes, not its bucket's chain. */
+static void replace(struct scal_dirent *de, struct scal_inode *ip)
+{
+	seq_write_begin(&de->seq);
+	scal_inode_nlink_add(de->ip, -1);
+	__atomic_store_n(&de->ip, ip, __ATOMIC_RELEASE);
+	seq_write_end(&de->seq);
+}
+
 /* rename_locked moves src to dst with both buckets locked; 0 or -errno. */
-static s64 rename_locked(int cpu, struct scal_bucket *bs, const char *src, struct scal_bucket *bd, const char *dst)
+static s64 rename_locked(int cpu, struct dname *s, struct dname *d)
 {
 	struct scal_dirent *des, *ded, *de = NULL, **link;
 
-	des = chain_find(bs, src, &link);
+	des = chain_find(s->b, s->name, &link);
 	if (!des)
 		return -KUT_ENOENT;
-	ded = chain_find(bd, dst, NULL);
+	ded = chain_find(d->b, d->name, NULL);
 	if (ded && ded->ip == des->ip)
 		return 0;
-	if (!ded && !(de = dirent_new(cpu, dst, des->ip)))
+	if (!ded && !(de = dirent_new(cpu, d->name, des->ip)))
 		return -KUT_ENOSPC;
-	seq_write_begin(&bs->seq);
-	if (bd != bs)
-		seq_write_begin(&bd->seq);
 	/* Remove first: inserting at the head could move src's link. */
+	seq_write_begin(&s->b->seq);
 	chain_remove(link, des);
 	if (ded) {
-		scal_inode_nlink_add(ded->ip, -1);
-		__atomic_store_n(&ded->ip, des->ip, __ATOMIC_RELEASE);
+		replace(ded, des->ip);
 	} else {
-		chain_insert(bd, de);
+		if (d->b != s->b)
+			seq_write_begin(&d->b->seq);
+		chain_insert(d->b, de);
+		if (d->b != s->b)
+			seq_write_end(&d->b->seq);
 	}
-	if (bd != bs)
-		seq_write_end(&bd->seq);
-	seq_write_end(&bs->seq);
+	seq_write_end(&s->b->seq);
 	return 0;
 }
 
 void scal_rename(int cpu, int pid, const char *src, const char *dst, struct kres *res)
 {
-	struct scal_inode *ips, *ipd;
-	struct scal_bucket *bs, *bd;
+	struct dname s, d;
 	s64 r;
 
 	if (scal_bad_pid(pid) || bad_name(src) || bad_name(dst))
 		return scal_fail(res, KUT_EINVAL);
-	bs = bucket_of(src);
-	bd = bucket_of(dst);
+	dname_init(&s, src);
+	dname_init(&d, dst);
 	/* ENOENT, and a rename onto itself, need only src's bucket. */
-	if (!lookup(bs, src))
+	lookup(&s, 0);
+	if (!s.de)
 		return scal_fail(res, KUT_ENOENT);
 	if (strcmp(src, dst) == 0)
 		return scal_ok(res, 0);
-	lookup2(bs, src, &ips, bd, dst, &ipd);
-	if (!ips)
+	lookup2(&s, &d, 1);
+	if (!s.de)
 		return scal_fail(res, KUT_ENOENT);
-	if (ipd == ips)
+	if (d.ip == s.ip)
 		return scal_ok(res, 0);
-	lock_two(bs, bd);
-	r = rename_locked(cpu, bs, src, bd, dst);
-	unlock_two(bs, bd);
+	lock_two(s.b, d.b);
+	r = rename_locked(cpu, &s, &d);
+	unlock_two(s.b, d.b);
 	if (r < 0)
 		return scal_fail(res, -r);
 	scal_ok(res, 0);
@@ -385,22 +438,21 @@ void scal_rename(int cpu, int pid, const char *src, const char *dst, struct kres
 
 void scal_stat(int cpu, int pid, const char *name, struct kres *res)
 {
-	struct scal_inode *ip;
-	struct scal_bucket *b;
 	struct kres st;
-	u32 s;
+	struct dname n;
 
 	(void)cpu;
+	if (kut_plants & KUT_PLANT_STAT)
+		__atomic_add_fetch(&scal_planted_stats, 1, __ATOMIC_RELAXED);
 	if (scal_bad_pid(pid) || bad_name(name))
 		return scal_fail(res, KUT_EINVAL);
-	b = bucket_of(name);
+	dname_init(&n, name);
 	do {
-		s = seq_begin(&b->seq);
-		ip = entry_inode(chain_find(b, name, NULL));
-		if (ip)
-			scal_inode_stat(ip, &st);
-	} while (seq_retry(&b->seq, s));
-	if (!ip)
+		dname_read(&n, 1);
+		if (n.ip)
+			scal_inode_stat(n.ip, &st);
+	} while (dname_changed(&n, 1));
+	if (!n.ip)
 		return scal_fail(res, KUT_ENOENT);
 	res->size = st.size;
 	res->nlink = st.nlink;

@@ -29,6 +29,9 @@ struct scal_stop {
 
 static struct scal_stop gate;
 
+/* The planted bug's counter (KUT_PLANT_STAT, kut.h): a line every call reads. */
+u64 scal_planted_stats __attribute__((aligned(CACHE_LINE)));
+
 void scal_gate_init(void)
 {
 	static const char name[] = "struct scal_stop:0";
@@ -39,6 +42,9 @@ void scal_gate_init(void)
 void scal_enter(int cpu)
 {
 	struct scal_cpu *c = &scal.cpus[cpu];
+
+	if (kut_plants & KUT_PLANT_STAT)
+		(void)__atomic_load_n(&scal_planted_stats, __ATOMIC_RELAXED);
 
 	for (;;) {
 		__atomic_store_n(&c->active, 1, __ATOMIC_SEQ_CST);

@@ -274,8 +274,10 @@ struct scal_look {
 	s64 data; /* a load's value when sig is 0 */
 };
 
-/* look reads p and the byte it maps without writing anything. */
-static struct scal_look look(struct scal_pte *p)
+/* look reads p and the byte it maps without writing anything; for a
+ * store (store set) to a page that is not writable it does not read the
+ * page, since the store faults whatever it holds. */
+static struct scal_look look(struct scal_pte *p, int store)
 {
 	struct scal_look l;
 	u32 s;
@@ -289,7 +291,7 @@ static struct scal_look look(struct scal_pte *p)
 		struct scal_inode *ip = __atomic_load_n(&p->ip, __ATOMIC_RELAXED);
 		s64 off = __atomic_load_n(&p->off, __ATOMIC_RELAXED);
 		l.data = 0;
-		if (!l.mapped)
+		if (!l.mapped || (store && !l.writable))
 			l.sig = KUT_SIGSEGV;
 		else if (l.anon)
 			l.sig = 0, l.data = page ? __atomic_load_n(&page[0], __ATOMIC_RELAXED) : 0;
@@ -310,7 +312,7 @@ void scal_memread(int cpu, int pid, s64 va, struct kres *res)
 		res->signal = KUT_SIGSEGV;
 		return;
 	}
-	l = look(pte_of(pid, va));
+	l = look(pte_of(pid, va), 0);
 	res->signal = l.sig;
 	if (l.sig == 0)
 		res->data = l.data;
@@ -362,11 +364,7 @@ void scal_memwrite(int cpu, int pid, s64 va, u8 data, struct kres *res)
 	p = pte_of(pid, va);
 	/* A store that faults, or that stores what is there already, changes
 	 * nothing: answer it from a snapshot. */
-	l = look(p);
-	if (!l.mapped || !l.writable) {
-		res->signal = KUT_SIGSEGV;
-		return;
-	}
+	l = look(p, 1);
 	if (l.sig != 0 || l.data == data) {
 		res->signal = l.sig;
 		return;

@@ -7,13 +7,14 @@
  * (A first, as sv6's fstest does) or, with `concurrent`, at the same time.
  * CPU 0 checks both results, prints a line per failing test and a summary.
  * With one vCPU, CPU 0 makes both calls; CPUs past 1 sit the run out.
- * `results` also prints every call's results (tf_print).
+ * `results` also prints every call's results (tf_print); plant=stat turns
+ * on a planted sharing bug (KUT_PLANT_STAT, kut.h).
  */
 #include "fstest.h"
 #include "helpers.h"
 #include "string.h"
 
-static const char fstest_usage[] = "[mono|scalable] [FIRST-LAST] [concurrent] [results] (needs vmm run --tests FILE)";
+static const char fstest_usage[] = "[mono|scalable] [FIRST-LAST] [concurrent] [results] [plant=stat] (needs vmm run --tests FILE)";
 
 /* One unit buffer per calling CPU, labelled for reports. */
 struct unit_buf {
@@ -100,6 +101,8 @@ static int fstest_setup(struct wctx *w)
 			fst.concurrent = 0;
 		else if (strcmp(a, "results") == 0)
 			fst.results = 1;
+		else if (strcmp(a, "plant=stat") == 0)
+			kut_plants |= KUT_PLANT_STAT;
 		else if (parse_range(a, &fst.first, &fst.last) != 0)
 			usage_exit(w, "bad argument");
 	}

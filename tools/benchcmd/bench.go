@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/crewvm/crewvm/tools/cli"
 	"github.com/crewvm/crewvm/vmm"
-	"golang.org/x/sys/unix"
 )
 
 // defaultBench is what `vmm bench` times when given no workloads: every
@@ -103,7 +101,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		workloads = defaultBench(known)
 	}
-	progress := isTerminal(stderr)
+	progress := cli.IsTerminal(stderr)
 	var rows []benchRow
 	for _, w := range workloads {
 		row := benchRow{Workload: w, Seconds: map[string]float64{}, Speedup: map[string]float64{}}
@@ -218,14 +216,4 @@ func listWorkloads(base vmm.Config) ([]string, error) {
 		}
 	}
 	return names, nil
-}
-
-// isTerminal reports whether w is a terminal, where progress lines belong.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

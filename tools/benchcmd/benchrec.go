@@ -79,7 +79,7 @@ func benchRecord(mf *cli.MachineFlags, workloads []string, runs int, asJSON bool
 	}
 	defer os.RemoveAll(dir)
 
-	progress := isTerminal(stderr)
+	progress := cli.IsTerminal(stderr)
 	var rows []recRow
 	failed := 0
 	for i, w := range workloads {

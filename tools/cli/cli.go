@@ -183,3 +183,14 @@ func SummarizeSites(sites []vmm.NondetSite) string {
 	}
 	return b.String()
 }
+
+// IsTerminal reports whether w is a character device (a terminal), where
+// progress lines may be drawn.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -3,10 +3,11 @@ package testgencmd
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/crewvm/crewvm/tools/cli"
 )
 
 // progress draws a one-line progress bar on a terminal, redrawn on every
@@ -23,19 +24,9 @@ type progress struct {
 	drawn   bool
 }
 
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
 func newProgress(w io.Writer, total int, start time.Time) *progress {
 	p := &progress{w: w, total: total, start: start, done: make(chan struct{})}
-	if !isTerminal(w) {
+	if !cli.IsTerminal(w) {
 		p.stopped = true
 		return p
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crewvm/crewvm/models/posix"
 	"github.com/crewvm/crewvm/models/testgen"
+	"github.com/crewvm/crewvm/tools/cli"
 )
 
 func runMain(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -227,7 +228,7 @@ func TestProgressBar(t *testing.T) {
 			t.Errorf("progress output %q lacks %q", s, want)
 		}
 	}
-	if isTerminal(&buf) {
+	if cli.IsTerminal(&buf) {
 		t.Error("a buffer is not a terminal")
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"sort"
 
 	"github.com/crewvm/crewvm/tools/benchcmd"
+	"github.com/crewvm/crewvm/tools/checkcmd"
 	"github.com/crewvm/crewvm/tools/cli"
 	"github.com/crewvm/crewvm/tools/logcmd"
 	"github.com/crewvm/crewvm/tools/recordcmd"
@@ -48,6 +49,7 @@ func commands() map[string]command {
 		"bench":   {"time workloads: speedups over vCPU counts, or run vs record vs replay (--record)", benchcmd.Main},
 		"log":     {"inspect a recording: stat, dump, verify", logcmd.Main},
 		"testgen": {"generate commutativity tests from an interface model", testgencmd.Main},
+		"check":   {"commutativity tests on the kernels under test, to a sharing report", checkcmd.Main},
 		"trace":   {"print an access trace of vmm replay --analysis trace: dump", tracecmd.Main},
 	}
 }
