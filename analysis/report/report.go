@@ -7,6 +7,10 @@
 package report
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+
 	"github.com/crewvm/crewvm/analysis"
 )
 
@@ -90,4 +94,42 @@ func (k *Kernel) Totals() (tests, conflictFree int) {
 		}
 	}
 	return tests, conflictFree
+}
+
+// Merge joins reports of disjoint slices of one run's tests (vmm check
+// --shard): each kernel's tests in id order, kernels in the order of the
+// first report that has them. It refuses reports of other models, and a
+// test that two slices both hold.
+func Merge(parts []*Report) (*Report, error) {
+	if len(parts) == 0 {
+		return nil, errors.New("no reports to merge")
+	}
+	out := &Report{Model: parts[0].Model, Calls: parts[0].Calls}
+	byName := map[string]*Kernel{}
+	seen := map[string]map[int]bool{}
+	for _, p := range parts {
+		if p.Model != out.Model || !slices.Equal(p.Calls, out.Calls) {
+			return nil, fmt.Errorf("a report of model %s among reports of %s", p.Model, out.Model)
+		}
+		for _, k := range p.Kernels {
+			m := byName[k.Name]
+			if m == nil {
+				m = &Kernel{Name: k.Name}
+				byName[k.Name] = m
+				seen[k.Name] = map[int]bool{}
+				out.Kernels = append(out.Kernels, m)
+			}
+			for _, t := range k.Tests {
+				if seen[k.Name][t.ID] {
+					return nil, fmt.Errorf("%s: test %d is in two of the reports", k.Name, t.ID)
+				}
+				seen[k.Name][t.ID] = true
+				m.Tests = append(m.Tests, t)
+			}
+		}
+	}
+	for _, k := range out.Kernels {
+		slices.SortFunc(k.Tests, func(a, b *Test) int { return a.ID - b.ID })
+	}
+	return out, nil
 }

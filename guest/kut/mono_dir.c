@@ -161,20 +161,28 @@ static void link_locked(const char *old, const char *new_name, struct kres *res)
 	mono_ok(res, 0);
 }
 
-void mono_link(int cpu, int pid, const char *old, const char *new_name, struct kres *res)
+/* two_names checks the arguments of a call on two names, then runs
+ * locked, the call itself, under the file-system lock. */
+static void two_names(int pid, const char *a, const char *b, struct kres *res,
+		      void (*locked)(const char *, const char *, struct kres *))
 {
-	int err = name_check(old);
+	int err = name_check(a);
 
-	(void)cpu;
 	if (!err)
-		err = name_check(new_name);
+		err = name_check(b);
 	if (mono_bad_pid(pid))
 		return mono_fail(res, KUT_EINVAL);
 	if (err)
 		return mono_fail(res, err);
 	spin_lock(&mono_fs.lock);
-	link_locked(old, new_name, res);
+	locked(a, b, res);
 	spin_unlock(&mono_fs.lock);
+}
+
+void mono_link(int cpu, int pid, const char *old, const char *new_name, struct kres *res)
+{
+	(void)cpu;
+	two_names(pid, old, new_name, res, link_locked);
 }
 
 void mono_unlink(int cpu, int pid, const char *name, struct kres *res)
@@ -232,18 +240,8 @@ static void rename_locked(const char *src, const char *dst, struct kres *res)
 
 void mono_rename(int cpu, int pid, const char *src, const char *dst, struct kres *res)
 {
-	int err = name_check(src);
-
 	(void)cpu;
-	if (!err)
-		err = name_check(dst);
-	if (mono_bad_pid(pid))
-		return mono_fail(res, KUT_EINVAL);
-	if (err)
-		return mono_fail(res, err);
-	spin_lock(&mono_fs.lock);
-	rename_locked(src, dst, res);
-	spin_unlock(&mono_fs.lock);
+	two_names(pid, src, dst, res, rename_locked);
 }
 
 void mono_stat(int cpu, int pid, const char *name, struct kres *res)

@@ -10,6 +10,7 @@ package checkcmd
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,9 @@ type options struct {
 	timeout   time.Duration
 	perPath   int
 	plant     string
+	shard     string
+	// shardI of shardN is the slice of the batches this run takes.
+	shardI, shardN int
 }
 
 const synopsis = "--model posix [--calls A,B,...] [--kernel mono,scalable] [--tests FILE] [-j N]\n" +
@@ -67,6 +71,9 @@ const synopsis = "--model posix [--calls A,B,...] [--kernel mono,scalable] [--te
 // report was written (and no baseline regression), 1 for a regression or
 // failed batches, 2 for bad usage.
 func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "merge" {
+		return mergeMain(args[1:], stdout, stderr)
+	}
 	var o options
 	fs := cli.NewFlagSet("check", synopsis, stderr)
 	fs.StringVar(&o.model, "model", "posix", "interface model (only posix has a kernel under test)")
@@ -82,6 +89,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.baseline, "baseline", "", "report.json of an earlier run: fail on tests no longer conflict-free")
 	fs.DurationVar(&o.timeout, "batch-timeout", 30*time.Minute, "time limit of one batch's record or replay")
 	fs.IntVar(&o.perPath, "max-tests-per-path", commute.DefaultMaxTestsPerPath, "tests to generate per commutative path")
+	fs.StringVar(&o.shard, "shard", "", "run slice I of N (I/N; or N, with I from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID); 'vmm check merge' joins the slices")
 	fs.StringVar(&o.plant, "plant", "", "turn on a planted sharing bug in the kernels, to test the report (stat: a global counter in scalable's stat)")
 	if code, done := cli.ParseFlags(fs, args); done {
 		return code
@@ -121,7 +129,31 @@ func (o *options) validate(fs *pflag.FlagSet) error {
 	if o.tests != "" && o.calls != "" {
 		return errors.New("--calls chooses tests to generate; with --tests the file decides")
 	}
-	return nil
+	var err error
+	o.shardI, o.shardN, err = parseShard(o.shard, os.Getenv)
+	return err
+}
+
+// parseShard reads --shard: "I/N", or "N" with I from the index variable
+// of a Kubernetes Indexed Job or a Slurm job array. No shard is 0 of 1.
+func parseShard(s string, getenv func(string) string) (i, n int, err error) {
+	if s == "" {
+		return 0, 1, nil
+	}
+	is, ns, explicit := strings.Cut(s, "/")
+	if !explicit {
+		ns = is
+		is = cmp.Or(getenv("JOB_COMPLETION_INDEX"), getenv("SLURM_ARRAY_TASK_ID"))
+		if is == "" {
+			return 0, 0, fmt.Errorf("--shard %s: no index (give I/N, or set JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID)", s)
+		}
+	}
+	i, err1 := strconv.Atoi(is)
+	n, err2 := strconv.Atoi(ns)
+	if err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return 0, 0, fmt.Errorf("--shard %s: want I/N with 0 <= I < N (index %q)", s, is)
+	}
+	return i, n, nil
 }
 
 // batch is a range of test ids run on one kernel in one guest.
@@ -158,12 +190,17 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) (int, error)
 	}
 	pairs := testPairs(file)
 	var batches []batch
+	total := 0
 	for _, k := range o.kernels {
 		for first := 1; first <= file.NumTests(); first += o.batch {
-			batches = append(batches, batch{k, first, min(first+o.batch-1, file.NumTests())})
+			if (first/o.batch)%o.shardN == o.shardI {
+				b := batch{k, first, min(first+o.batch-1, file.NumTests())}
+				batches = append(batches, b)
+				total += b.last - b.first + 1
+			}
 		}
 	}
-	prog := newProgress(stderr, file.NumTests()*len(o.kernels))
+	prog := newProgress(stderr, total)
 	results := make([]*outcome, len(batches))
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -211,13 +248,9 @@ func run(ctx context.Context, o *options, stdout, stderr io.Writer) (int, error)
 		}
 		rep.Kernels = append(rep.Kernels, kr)
 	}
-	if err := writeReport(o.out, rep); err != nil {
+	if err := writeReport(o.out, rep, stdout); err != nil {
 		return 0, err
 	}
-	var sum bytes.Buffer
-	rep.WriteSummary(&sum)
-	first, _, _ := strings.Cut(sum.String(), "\n\n")
-	fmt.Fprintf(stdout, "%s\nreport in %s/ (summary.txt, report.json, top.txt, heatmap.svg, index.html)\n", first, o.out)
 	if baseline != nil && compareBaseline(baseline, o.baseline, rep, stdout) > 0 {
 		code = 1
 	}
@@ -377,7 +410,9 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
-func writeReport(dir string, r *report.Report) error {
+// writeReport writes the report's files to dir and its first lines to
+// stdout.
+func writeReport(dir string, r *report.Report, stdout io.Writer) error {
 	files := []struct {
 		name  string
 		write func(io.Writer) error
@@ -397,7 +432,54 @@ func writeReport(dir string, r *report.Report) error {
 			return err
 		}
 	}
+	var sum bytes.Buffer
+	r.WriteSummary(&sum)
+	first, _, _ := strings.Cut(sum.String(), "\n\n")
+	fmt.Fprintf(stdout, "%s\nreport in %s/ (summary.txt, report.json, top.txt, heatmap.svg, index.html)\n", first, dir)
 	return nil
+}
+
+// mergeMain runs `vmm check merge --out DIR SHARD...`: the reports of
+// the shards of one run joined into one, as the unsharded run makes it.
+func mergeMain(args []string, stdout, stderr io.Writer) int {
+	fs := cli.NewFlagSet("check merge", "--out DIR SHARD-DIR...\n\n"+
+		"Joins the reports of the shards of one vmm check run (--shard I/N, each with its own --out)\n"+
+		"into one report in DIR.", stderr)
+	out := fs.StringP("out", "o", "check-out", "directory for the merged report")
+	if code, done := cli.ParseFlags(fs, args); done {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "vmm check merge: name the shards' output directories")
+		return cli.ExitUsage
+	}
+	var parts []*report.Report
+	for _, dir := range fs.Args() {
+		f, err := os.Open(filepath.Join(dir, "report.json"))
+		if err != nil {
+			fmt.Fprintf(stderr, "vmm check merge: %v\n", err)
+			return cli.ExitFailure
+		}
+		r, err := report.ReadJSON(f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintf(stderr, "vmm check merge: %s: %v\n", dir, err)
+			return cli.ExitFailure
+		}
+		parts = append(parts, r)
+	}
+	merged, err := report.Merge(parts)
+	if err == nil {
+		err = os.MkdirAll(*out, 0o755)
+	}
+	if err == nil {
+		err = writeReport(*out, merged, stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "vmm check merge: %v\n", err)
+		return cli.ExitFailure
+	}
+	return 0
 }
 
 func readBaseline(path string) (*report.Report, error) {

@@ -3,6 +3,7 @@ package checkcmd
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -148,5 +149,77 @@ func TestCheckFindsPlantedBug(t *testing.T) {
 	top, _ := os.ReadFile(filepath.Join(out, "top.txt"))
 	if !strings.Contains(string(top), "1. scal_planted_stats: ") {
 		t.Errorf("top.txt does not rank the planted counter first:\n%s", top)
+	}
+}
+
+func TestParseShard(t *testing.T) {
+	env := func(vars map[string]string) func(string) string { return func(k string) string { return vars[k] } }
+	tests := []struct {
+		s      string
+		env    map[string]string
+		i, n   int
+		errMsg string
+	}{
+		{"", nil, 0, 1, ""},
+		{"2/4", nil, 2, 4, ""},
+		{"4", map[string]string{"JOB_COMPLETION_INDEX": "3"}, 3, 4, ""},
+		{"4", map[string]string{"SLURM_ARRAY_TASK_ID": "1"}, 1, 4, ""},
+		{"4", nil, 0, 0, "no index"},
+		{"4/4", nil, 0, 0, "0 <= I < N"},
+		{"-1/2", nil, 0, 0, "0 <= I < N"},
+		{"a/b", nil, 0, 0, "want I/N"},
+	}
+	for _, tt := range tests {
+		i, n, err := parseShard(tt.s, env(tt.env))
+		if tt.errMsg != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.errMsg) {
+				t.Errorf("parseShard(%q) = %d, %d, %v; want an error with %q", tt.s, i, n, err, tt.errMsg)
+			}
+			continue
+		}
+		if err != nil || i != tt.i || n != tt.n {
+			t.Errorf("parseShard(%q) = %d, %d, %v; want %d, %d", tt.s, i, n, err, tt.i, tt.n)
+		}
+	}
+}
+
+// TestShardsMergeToTheWholeRun: three shards, merged, give the report
+// of the unsharded run, byte for byte.
+func TestShardsMergeToTheWholeRun(t *testing.T) {
+	dir := t.TempDir()
+	tests := filepath.Join(dir, "t.tests")
+	var errb bytes.Buffer
+	if code := testgencmd.MainContext(context.Background(), []string{"--model", "posix", "--calls", "close,stat,link",
+		"--max-tests-per-path", "1", "-o", tests}, io.Discard, &errb); code != 0 {
+		t.Fatalf("testgen: %d\n%s", code, errb.String())
+	}
+	run := func(out string, extra ...string) {
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"--tests", tests, "--kernel", "mono", "--batch", "15", "--out", out}, extra...)
+		if code := Main(args, &stdout, &stderr); code != 0 {
+			t.Fatalf("vmm check %v: exit %d\n%s\n%s", args, code, stdout.String(), stderr.String())
+		}
+	}
+	run(filepath.Join(dir, "whole"))
+	var shards []string
+	for i := range 3 {
+		out := filepath.Join(dir, fmt.Sprintf("shard%d", i))
+		run(out, "--shard", fmt.Sprintf("%d/3", i))
+		shards = append(shards, out)
+	}
+	var stdout, stderr bytes.Buffer
+	merged := filepath.Join(dir, "merged")
+	if code := Main(append([]string{"merge", "--out", merged}, shards...), &stdout, &stderr); code != 0 {
+		t.Fatalf("merge: exit %d\n%s", code, stderr.String())
+	}
+	for _, f := range []string{"report.json", "summary.txt", "top.txt", "heatmap.svg"} {
+		want, _ := os.ReadFile(filepath.Join(dir, "whole", f))
+		got, _ := os.ReadFile(filepath.Join(merged, f))
+		if len(want) == 0 || !bytes.Equal(got, want) {
+			t.Errorf("%s: the merged shards differ from the whole run (%d and %d bytes)", f, len(got), len(want))
+		}
+	}
+	if code := Main([]string{"merge", "--out", merged, shards[0], shards[0]}, &stdout, &stderr); code == 0 {
+		t.Error("merging a shard with itself succeeded")
 	}
 }
