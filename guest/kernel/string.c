@@ -1,8 +1,22 @@
 #include "string.h"
 
+/* aligned8 says whether p, q and n are all multiples of 8 bytes: then
+ * memset and memcpy move words, an eighth of the instructions (and of
+ * the steps of a trace-mode replay, which steps each one). */
+static int aligned8(const void *p, const void *q, size_t n)
+{
+	return (((u64)p | (u64)q | n) & 7) == 0;
+}
+
 void *memset(void *dst, int c, size_t n)
 {
 	u8 *d = dst;
+	if (aligned8(dst, dst, n)) {
+		u64 w = (u8)c * 0x0101010101010101UL;
+		for (u64 *q = dst; n; n -= 8)
+			*q++ = w;
+		return dst;
+	}
 	while (n--)
 		*d++ = (u8)c;
 	return dst;
@@ -12,6 +26,13 @@ void *memcpy(void *dst, const void *src, size_t n)
 {
 	u8 *d = dst;
 	const u8 *s = src;
+	if (aligned8(dst, src, n)) {
+		u64 *dq = dst;
+		const u64 *sq = src;
+		for (; n; n -= 8)
+			*dq++ = *sq++;
+		return dst;
+	}
 	while (n--)
 		*d++ = *s++;
 	return dst;
