@@ -77,10 +77,9 @@ static int parse_range(const char *s, s64 *first, s64 *last)
 	return 0;
 }
 
-static void usage_exit(struct wctx *w, const char *why)
+static void usage_exit(const char *why)
 {
 	kprintf("fstest: %s; usage: fstest %s\n", why, fstest_usage);
-	(void)w;
 	hc_exit(2);
 }
 
@@ -104,10 +103,10 @@ static int fstest_setup(struct wctx *w)
 		else if (strcmp(a, "plant=stat") == 0)
 			kut_plants |= KUT_PLANT_STAT;
 		else if (parse_range(a, &fst.first, &fst.last) != 0)
-			usage_exit(w, "bad argument");
+			usage_exit("bad argument");
 	}
 	if (!w->input)
-		usage_exit(w, "no test file: run it with vmm run --tests FILE");
+		usage_exit("no test file: run it with vmm run --tests FILE");
 	if (tf_begin(&fst.reader, w->input, w->input_len) < 0) {
 		kprintf("fstest: bad test file: %s\n", fst.reader.err);
 		hc_exit(2);
