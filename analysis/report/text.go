@@ -34,11 +34,11 @@ func (r *Report) WriteSummary(w io.Writer) error {
 				free = append(free, p.Pair.A+","+p.Pair.B)
 			}
 		}
-		list := strings.Join(free, " ")
-		if list == "" {
-			list = "(none)"
+		n := len(free)
+		if n == 0 {
+			free = []string{"(none)"}
 		}
-		fmt.Fprintf(w, "  %s (%d): %s\n", k.Name, len(free), list)
+		fmt.Fprintf(w, "  %s (%d):\n%s", k.Name, n, wrap(free, "    ", 100))
 	}
 	fmt.Fprintln(w, "\nper call pair, conflict-free tests of all:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -69,6 +69,26 @@ func (r *Report) WriteSummary(w io.Writer) error {
 		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
+}
+
+// wrap joins words with spaces into lines of at most width bytes, each
+// starting with indent and ending with a newline.
+func wrap(words []string, indent string, width int) string {
+	var b, line strings.Builder
+	for _, w := range words {
+		if line.Len() > 0 && line.Len()+1+len(w) > width-len(indent) {
+			b.WriteString(indent + line.String() + "\n")
+			line.Reset()
+		}
+		if line.Len() > 0 {
+			line.WriteByte(' ')
+		}
+		line.WriteString(w)
+	}
+	if line.Len() > 0 {
+		b.WriteString(indent + line.String() + "\n")
+	}
+	return b.String()
 }
 
 // jsonKernel is a kernel in report.json: its totals, per-pair

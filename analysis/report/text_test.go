@@ -40,8 +40,8 @@ func TestSummary(t *testing.T) {
 	for _, want := range []string{
 		"k: 3 tests, 0 conflict-free (0.0%)\n",
 		"s: 3 tests, 2 conflict-free (66.7%)\n",
-		"  k (0): (none)\n",
-		"  s (2): open,stat stat,stat\n",
+		"  k (0):\n    (none)\n",
+		"  s (2):\n    open,stat stat,stat\n",
 		"rename,rename  0/1 (0.0%)  0/1 (0.0%)",
 	} {
 		if !strings.Contains(out, want) {

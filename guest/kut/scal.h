@@ -6,16 +6,18 @@
  *  - No global lock and no global counter. Every object has its own
  *    locks, and hot objects are cache-line aligned so that unrelated
  *    objects never share a line.
- *  - The directory is a hash table with a lock and a sequence count per
- *    bucket; inodes have a metadata lock (nlink, length) and a lock and a
- *    sequence count per data unit; a description's offset has its own
- *    line; a process's descriptor table has a line per descriptor; an
- *    address space is a two-level radix tree with a line per page.
+ *  - The directory is a hash table: a bucket's lock is on a line of its
+ *    own, apart from its sequence count and chain; an entry's inode
+ *    pointer is apart from its name. An inode's length, each of its data
+ *    units and each CPU's delta of its link count are on lines of their
+ *    own; a description's offset has its own line; a process's
+ *    descriptor table has a line per descriptor; an address space is a
+ *    two-level radix tree with a line per page.
  *  - Calls that only look read without writing: lookups are optimistic
  *    (sequence counts, retried when a writer got in between), and calls
  *    whose effect would be nothing (a write of the data already there, an
- *    lseek to the same offset, a munmap of nothing) check that first and
- *    return without writing.
+ *    lseek to the same offset, a munmap of nothing, a failing call) check
+ *    that first and return without writing.
  *  - Objects come from per-CPU free stacks (stealing from other CPUs only
  *    when empty), inode numbers are cpu + KUT_NCPU * k per CPU.
  *  - The counts of references to inodes (descriptions and mappings) and to
@@ -23,20 +25,22 @@
  *    line of its own, as in Refcache: taking and dropping a reference
  *    writes only the caller's line. Nothing observable depends on when a
  *    file description or an unlinked inode is freed, so the deltas are
- *    only summed when a pool runs dry (scal_reclaim) or at reset. Pipe
- *    ends are counted exactly (readers and writers are observable).
+ *    only summed when a pool runs dry (scal_reclaim) or at reset. Link
+ *    counts are per-CPU deltas too, but stat sums them exactly (as of
+ *    one instant). Pipe ends are counted exactly, under a lock per end
+ *    (readers and writers are observable at once).
  *  - Nothing is freed while another CPU may be looking at it: apart from
  *    data pages (whose readers retry on the unit's sequence count), freed
  *    objects are only marked dead, and scal_reclaim recycles dead and
  *    unreferenced objects only while no other CPU is inside a call
  *    (scal_enter and scal_exit mark each CPU's calls).
  *
- * Lock order: directory buckets (by index), then an inode's link count
- * lock; a fd slot, then a description's offset lock, then an inode's
- * size lock, then its unit locks in ascending order; a page table entry,
- * then unit locks; a
- * pipe end's lock or a pipe's data lock (never both); the per-CPU free
- * stack locks are taken last, one at a time.
+ * Lock order: directory buckets (by index); a fd slot, then a
+ * description's offset lock, then an inode's size lock, then its unit
+ * locks in ascending order; a page table entry, then unit locks; a pipe
+ * end's lock or a pipe's data lock (never both); the per-CPU free stack
+ * locks are taken last, one at a time. Sequence counts are never waited
+ * on while holding a lock a writer might need.
  */
 #ifndef SCAL_H
 #define SCAL_H
@@ -91,15 +95,28 @@ struct scal_isize {
 	s64 len; /* units; unit i is valid exactly when i < len */
 } __attribute__((aligned(CACHE_LINE)));
 
-struct scal_inode {
-	/* The link count line: lock and seq cover nlink. Apart from the
-	 * length, so that link changes and size changes commute. */
-	struct spinlock lock;
+/* One CPU's change to a link count, on a line of its own; only that CPU
+ * writes it, bumping seq around each change. */
+struct scal_link_delta {
 	u32 seq;
-	s64 nlink;
+	s64 n;
+} __attribute__((aligned(CACHE_LINE)));
+
+/*
+ * A link count: the sum of per-CPU deltas, so that link, unlink and
+ * rename on names of one file, which commute, write different lines.
+ * It stays exact: stat sums the deltas as of one instant (reading every
+ * delta and its seq, then checking that no seq moved).
+ */
+struct scal_nlink {
+	struct scal_link_delta cpu[KUT_NCPU];
+};
+
+struct scal_inode {
 	u64 ino;   /* cpu + KUT_NCPU * k */
 	s32 state; /* enum scal_state */
 	s32 index; /* in the pool */
+	struct scal_nlink nlink;
 	struct scal_isize size;
 	struct scal_unit unit[KUT_MAX_UNITS];
 	/* Descriptions and mappings that refer to the inode. */
@@ -333,7 +350,8 @@ struct scal_inode *scal_inode_new(int cpu);
 void scal_inode_discard(int cpu, struct scal_inode *ip);
 void scal_inode_free(int cpu, struct scal_inode *ip);
 void scal_inode_clear(struct scal_inode *ip);
-void scal_inode_nlink_add(struct scal_inode *ip, s64 d);
+void scal_inode_nlink_add(struct scal_inode *ip, int cpu, s64 d);
+s64 scal_inode_nlink_sum(struct scal_inode *ip);
 void scal_inode_stat(struct scal_inode *ip, struct kres *res);
 s64 scal_inode_len(struct scal_inode *ip);
 int scal_inode_read(struct scal_inode *ip, s64 off, u8 *buf, s64 *data);

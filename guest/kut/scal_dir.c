@@ -308,7 +308,7 @@ static s64 link_locked(int cpu, struct dname *o, struct dname *n)
 	if (!de)
 		return -KUT_ENOSPC;
 	seq_write_begin(&n->b->seq);
-	scal_inode_nlink_add(ip, 1);
+	scal_inode_nlink_add(ip, cpu, 1);
 	chain_insert(n->b, de);
 	seq_write_end(&n->b->seq);
 	return 0;
@@ -346,7 +346,6 @@ void scal_unlink(int cpu, int pid, const char *name, struct kres *res)
 	struct scal_dirent *de, **link;
 	struct dname n;
 
-	(void)cpu;
 	if (scal_bad_pid(pid) || bad_name(name))
 		return scal_fail(res, KUT_EINVAL);
 	dname_init(&n, name);
@@ -363,7 +362,7 @@ void scal_unlink(int cpu, int pid, const char *name, struct kres *res)
 	 * sees the name with the lower count. */
 	seq_write_begin(&n.b->seq);
 	chain_remove(link, de);
-	scal_inode_nlink_add(de->ip, -1);
+	scal_inode_nlink_add(de->ip, cpu, -1);
 	seq_write_end(&n.b->seq);
 	spin_unlock(&n.b->lock);
 	scal_ok(res, 0);
@@ -371,10 +370,10 @@ void scal_unlink(int cpu, int pid, const char *name, struct kres *res)
 
 /* replace points existing entry de at ip instead (rename over it): only
  * the entry's inode line changes, not its bucket's chain. */
-static void replace(struct scal_dirent *de, struct scal_inode *ip)
+static void replace(int cpu, struct scal_dirent *de, struct scal_inode *ip)
 {
 	seq_write_begin(&de->seq);
-	scal_inode_nlink_add(de->ip, -1);
+	scal_inode_nlink_add(de->ip, cpu, -1);
 	__atomic_store_n(&de->ip, ip, __ATOMIC_RELEASE);
 	seq_write_end(&de->seq);
 }
@@ -396,7 +395,7 @@ static s64 rename_locked(int cpu, struct dname *s, struct dname *d)
 	seq_write_begin(&s->b->seq);
 	chain_remove(link, des);
 	if (ded) {
-		replace(ded, des->ip);
+		replace(cpu, ded, des->ip);
 	} else {
 		if (d->b != s->b)
 			seq_write_begin(&d->b->seq);

@@ -100,7 +100,7 @@ static void reclaim_inodes(int cpu)
 {
 	for (int i = 0; i < KUT_MAX_INODES; i++) {
 		struct scal_inode *ip = &scal.inodes[i];
-		if (ip->state != SCAL_LIVE || ip->nlink != 0 || scal_pinned(cpu, ip))
+		if (ip->state != SCAL_LIVE || scal_inode_nlink_sum(ip) != 0 || scal_pinned(cpu, ip))
 			continue;
 		if (scal_ref_sum(&ip->ref) == 0)
 			scal_inode_free(cpu, ip);

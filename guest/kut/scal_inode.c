@@ -1,16 +1,17 @@
 /*
  * scalable's inodes and file data.
  *
- * An inode's link count, its length and each of its data units are on
- * lines of their own, each with a lock and a sequence count; a unit has
- * a valid flag (unit below the length) and its data page. Reading a unit
+ * An inode's length and each of its data units are on lines of their
+ * own, each with a lock and a sequence count; a unit has a valid flag
+ * (unit below the length) and its data page. The link count is per-CPU
+ * deltas (struct scal_nlink), each on its own line. Reading a unit
  * (read, pread, memread) only reads that unit's line; writing inside the
  * file (pwrite, memwrite) locks only that unit; only calls that change
  * the length (appending, writing past the end, truncating) take the size
  * lock, and then the locks of the units whose valid flag they change, so
  * that a unit's valid flag and data only change under the unit's lock.
- * link, unlink and rename only touch the link count line. stat reads the
- * link count and size lines, as of one instant.
+ * link, unlink and rename only touch the caller's link count delta.
+ * stat reads the link count and size lines as of one instant.
  */
 #include "scal.h"
 #include "string.h"
@@ -25,7 +26,7 @@ struct scal_inode *scal_inode_new(int cpu)
 		return NULL;
 	ip = &scal.inodes[idx];
 	ip->ino = (u64)cpu + KUT_NCPU * c->next_ino++;
-	ip->nlink = 1;
+	scal_inode_nlink_add(ip, cpu, 1);
 	ip->size.len = 0;
 	ip->state = SCAL_LIVE;
 	return ip;
@@ -43,8 +44,13 @@ void scal_inode_clear(struct scal_inode *ip)
 		}
 	}
 	scal_ref_clear(&ip->ref);
-	ip->seq = 0;
-	ip->nlink = 0;
+	for (int c = 0; c < KUT_NCPU; c++) {
+		struct scal_link_delta *l = &ip->nlink.cpu[c];
+		if (l->n || l->seq) {
+			l->n = 0;
+			l->seq = 0;
+		}
+	}
 	ip->size.seq = 0;
 	ip->size.len = 0;
 	ip->state = SCAL_FREE;
@@ -65,26 +71,58 @@ void scal_inode_free(int cpu, struct scal_inode *ip)
 	scal_inode_discard(cpu, ip);
 }
 
-void scal_inode_nlink_add(struct scal_inode *ip, s64 d)
+/* scal_inode_nlink_add changes the link count by d, writing only cpu's
+ * delta (no other CPU writes it, so no lock). */
+void scal_inode_nlink_add(struct scal_inode *ip, int cpu, s64 d)
 {
-	spin_lock(&ip->lock);
-	seq_write_begin(&ip->seq);
-	__atomic_store_n(&ip->nlink, ip->nlink + d, __ATOMIC_RELAXED);
-	seq_write_end(&ip->seq);
-	spin_unlock(&ip->lock);
+	struct scal_link_delta *l = &ip->nlink.cpu[cpu];
+
+	seq_write_begin(&l->seq);
+	__atomic_store_n(&l->n, l->n + d, __ATOMIC_RELAXED);
+	seq_write_end(&l->seq);
 }
 
+/* nlink_read sums the deltas, noting each one's seq in s. */
+static s64 nlink_read(struct scal_inode *ip, u32 *s)
+{
+	s64 n = 0;
+
+	for (int c = 0; c < KUT_NCPU; c++) {
+		s[c] = seq_begin(&ip->nlink.cpu[c].seq);
+		n += __atomic_load_n(&ip->nlink.cpu[c].n, __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
+static int nlink_changed(struct scal_inode *ip, const u32 *s)
+{
+	for (int c = 0; c < KUT_NCPU; c++)
+		if (seq_retry(&ip->nlink.cpu[c].seq, s[c]))
+			return 1;
+	return 0;
+}
+
+/* scal_inode_nlink_sum is the link count (exact only with no other CPU
+ * in a call: scal_reclaim). */
+s64 scal_inode_nlink_sum(struct scal_inode *ip)
+{
+	u32 s[KUT_NCPU];
+
+	return nlink_read(ip, s);
+}
+
+/* scal_inode_stat reports size and link count as of one instant: every
+ * line read stayed unchanged from its first read to the last check. */
 void scal_inode_stat(struct scal_inode *ip, struct kres *res)
 {
+	u32 s[KUT_NCPU], z;
 	s64 len, nlink;
-	u32 s, z;
 
 	do {
-		s = seq_begin(&ip->seq);
 		z = seq_begin(&ip->size.seq);
 		len = __atomic_load_n(&ip->size.len, __ATOMIC_RELAXED);
-		nlink = __atomic_load_n(&ip->nlink, __ATOMIC_RELAXED);
-	} while (seq_retry(&ip->seq, s) || seq_retry(&ip->size.seq, z));
+		nlink = nlink_read(ip, s);
+	} while (seq_retry(&ip->size.seq, z) || nlink_changed(ip, s));
 	res->size = len;
 	res->nlink = nlink;
 	res->fifo = 0;
