@@ -60,7 +60,8 @@ type options struct {
 }
 
 const synopsis = "--model posix [--calls A,B,...] [--kernel mono,scalable] [--tests FILE] [-j N]\n" +
-	"       [--batch N] [--out DIR] [--resume] [--baseline OLD/report.json] [--cache-line]\n\n" +
+	"       [--batch N] [--out DIR] [--resume] [--baseline OLD/report.json] [--cache-line] [--shard I/N]\n" +
+	"       vmm check merge --out DIR SHARD-DIR...\n\n" +
 	"Generates the model's commutativity tests (or reads --tests), runs them on each kernel\n" +
 	"under test on two vCPUs under record, replays each batch in trace mode limited to the\n" +
 	"test regions with the sharing analysis, and writes summary.txt, report.json, top.txt,\n" +
