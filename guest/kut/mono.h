@@ -149,6 +149,7 @@ void mono_stat(int cpu, int pid, const char *name, struct kres *res);
 
 /* mono_fd.c: descriptor tables and the calls on descriptors. */
 struct mono_file *mono_fd_get(int pid, int fd);
+struct mono_file *mono_fd_file(int pid, int fd, struct kres *res);
 int mono_fd_lowest(int pid, int from);
 void mono_fd_close_all(int pid);
 void mono_stat_inode(struct mono_inode *ip, struct kres *res);

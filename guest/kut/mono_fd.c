@@ -12,6 +12,24 @@ struct mono_file *mono_fd_get(int pid, int fd)
 	return mono_procs[pid].fd[fd];
 }
 
+/* mono_fd_file returns the description of a regular file that fd of pid
+ * refers to; otherwise NULL, with res failed EBADF (no such descriptor)
+ * or ESPIPE (a pipe end). The caller holds the file-system lock. */
+struct mono_file *mono_fd_file(int pid, int fd, struct kres *res)
+{
+	struct mono_file *f = mono_fd_get(pid, fd);
+
+	if (!f) {
+		mono_fail(res, KUT_EBADF);
+		return NULL;
+	}
+	if (f->type != MONO_F_INODE) {
+		mono_fail(res, KUT_ESPIPE);
+		return NULL;
+	}
+	return f;
+}
+
 /* mono_fd_lowest returns pid's lowest free descriptor >= from, or -1. */
 int mono_fd_lowest(int pid, int from)
 {
@@ -117,12 +135,8 @@ void mono_lseek(int cpu, int pid, int fd, s64 off, int whence, struct kres *res)
 	if (mono_bad_pid(pid))
 		return mono_fail(res, KUT_EINVAL);
 	spin_lock(&mono_fs.lock);
-	f = mono_fd_get(pid, fd);
-	if (!f) {
-		mono_fail(res, KUT_EBADF);
-	} else if (f->type != MONO_F_INODE) {
-		mono_fail(res, KUT_ESPIPE);
-	} else {
+	f = mono_fd_file(pid, fd, res);
+	if (f) {
 		spin_lock(&mono_fs.off_lock);
 		to = seek(f, off, whence);
 		if (to >= 0)

@@ -123,12 +123,8 @@ void mono_pread(int cpu, int pid, int fd, s64 off, u8 *buf, struct kres *res)
 	if (mono_bad_pid(pid) || off < 0)
 		return mono_fail(res, KUT_EINVAL);
 	spin_lock(&mono_fs.lock);
-	f = mono_fd_get(pid, fd);
-	if (!f)
-		mono_fail(res, KUT_EBADF);
-	else if (f->type != MONO_F_INODE)
-		mono_fail(res, KUT_ESPIPE);
-	else
+	f = mono_fd_file(pid, fd, res);
+	if (f)
 		mono_ok(res, file_read(f->ip, off, buf, res));
 	spin_unlock(&mono_fs.lock);
 }
@@ -142,12 +138,8 @@ void mono_pwrite(int cpu, int pid, int fd, s64 off, const u8 *buf, struct kres *
 	if (mono_bad_pid(pid) || off < 0)
 		return mono_fail(res, KUT_EINVAL);
 	spin_lock(&mono_fs.lock);
-	f = mono_fd_get(pid, fd);
-	if (!f) {
-		mono_fail(res, KUT_EBADF);
-	} else if (f->type != MONO_F_INODE) {
-		mono_fail(res, KUT_ESPIPE);
-	} else {
+	f = mono_fd_file(pid, fd, res);
+	if (f) {
 		err = file_write(f->ip, off, buf);
 		if (err)
 			mono_fail(res, err);

@@ -27,21 +27,17 @@ func InputAddr(img *Image, memSize uint64, cpus int, n int) (uint64, error) {
 }
 
 // WriteBootInfo fills struct bootinfo (guest/include/abi.h) in page, the
-// guest page at BootInfoAddr. inputLen is the size of the input region
-// (InputAddr), 0 for none.
-func WriteBootInfo(page []byte, img *Image, cpus int, memSize uint64, args []string, inputLen int) error {
+// guest page at BootInfoAddr. The input region is inputLen bytes at
+// inputAddr (from InputAddr), where the heap then ends; inputLen 0 is none.
+func WriteBootInfo(page []byte, img *Image, cpus int, memSize uint64, args []string, inputAddr uint64, inputLen int) error {
 	if len(args) > MaxArgs {
 		return fmt.Errorf("workload has %d arguments, at most %d fit", len(args), MaxArgs)
 	}
 	heapEnd := StackBase(memSize, cpus)
 	le := binary.LittleEndian
 	if inputLen > 0 {
-		at, err := InputAddr(img, memSize, cpus, inputLen)
-		if err != nil {
-			return err
-		}
-		heapEnd = at
-		le.PutUint64(page[InputOffset:], at)
+		heapEnd = inputAddr
+		le.PutUint64(page[InputOffset:], inputAddr)
 		le.PutUint64(page[InputOffset+8:], uint64(inputLen))
 	}
 	le.PutUint64(page[0:], BootMagic)

@@ -23,14 +23,15 @@ func writeBootState(ram []byte, img *abi.Image, cpus int, args []string, input [
 	abi.LoadImage(ram, img)
 	x86.WriteGDT(ram, abi.GDTAddr)
 	x86.WriteIdentityMap(ram, abi.PML4Addr, pdCount)
+	var at uint64
 	if len(input) > 0 {
-		at, err := abi.InputAddr(img, uint64(len(ram)), cpus, len(input))
-		if err != nil {
+		var err error
+		if at, err = abi.InputAddr(img, uint64(len(ram)), cpus, len(input)); err != nil {
 			return err
 		}
 		copy(ram[at:], input)
 	}
-	return abi.WriteBootInfo(ram[abi.BootInfoAddr:abi.BootInfoAddr+PageSize], img, cpus, uint64(len(ram)), args, len(input))
+	return abi.WriteBootInfo(ram[abi.BootInfoAddr:abi.BootInfoAddr+PageSize], img, cpus, uint64(len(ram)), args, at, len(input))
 }
 
 // initialRegs is the register state CPU cpu starts with.
