@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -275,6 +276,30 @@ func TestFstestBadInput(t *testing.T) {
 // not for their syntax: a file the Go reader accepts may get one.
 var limits = regexp.MustCompile(`than the harness holds|out of range|fstest runs|kernel holds|unknown field in a setup record|param fd_limit`)
 
+// testgenCorpus returns the inputs of the Go reader's fuzz corpus
+// (models/testgen/testdata/fuzz/FuzzRead), each a "go test fuzz v1" file
+// holding one []byte literal.
+func testgenCorpus(f *testing.F) [][]byte {
+	paths, err := filepath.Glob("../models/testgen/testdata/fuzz/FuzzRead/*")
+	if err != nil || len(paths) == 0 {
+		f.Fatalf("no testgen fuzz corpus: %v", err)
+	}
+	var out [][]byte
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		_, lit, _ := strings.Cut(string(b), "\n[]byte(")
+		s, err := strconv.Unquote(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(lit), ")")))
+		if err != nil {
+			f.Fatalf("%s: %v", p, err)
+		}
+		out = append(out, []byte(s))
+	}
+	return out
+}
+
 // FuzzFstestParse checks the C parser against the Go reader: it never
 // crashes or hangs, rejects with exit 2 and a line number, and accepts
 // exactly the files the Go reader accepts (but for its own limits).
@@ -283,6 +308,9 @@ func FuzzFstestParse(f *testing.F) {
 	data, _ := readSample(f)
 	f.Add(data[:len(data)/3])
 	f.Add([]byte("crewvm-testgen 1\nmodel name=posix\nparam unit=4096\nparam fd_limit=8\neof sets=0 tests=0\n"))
+	for _, seed := range testgenCorpus(f) {
+		f.Add(seed)
+	}
 	f.Fuzz(func(t *testing.T, input []byte) {
 		code, out := runHost(t, input, "--parse-only")
 		_, goErr := testgen.Read(bytes.NewReader(input))
