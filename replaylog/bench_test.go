@@ -123,7 +123,8 @@ func dmaEvent(rng *rand.Rand, st *mixState, vcpu uint32) Event {
 	for i := range st.sector {
 		st.sector[i] = words[rng.IntN(len(words))]
 	}
-	return DMA(1, 0x200000+uint64(rng.IntN(1024))*512, st.sector, nil)
+	t := DMATransfer{Writes: []DMAWrite{{GPA: 0x200000 + uint64(rng.IntN(1024))*512, Data: st.sector}}}
+	return DMA(1, 0, 1, t.Marshal())
 }
 
 var mixes = []mix{

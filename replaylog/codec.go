@@ -161,8 +161,8 @@ func validateEvent(h *Header, e *Event) error {
 	if !e.Kind.Known() {
 		return fmt.Errorf("unknown event kind %d", e.Kind)
 	}
-	if e.VCPU >= h.VCPUs && e.VCPU != NoVCPU {
-		return fmt.Errorf("%s event: vCPU %d out of range (log has %d)", e.Kind, e.VCPU, h.VCPUs)
+	if e.VCPU >= h.Actors() && e.VCPU != NoVCPU {
+		return fmt.Errorf("%s event: vCPU %d out of range (log has %d)", e.Kind, e.VCPU, h.Actors())
 	}
 	if e.Pos.Kind > PosState {
 		return fmt.Errorf("%s event: bad position kind %d", e.Kind, e.Pos.Kind)
@@ -203,12 +203,12 @@ func validateEvent(h *Header, e *Event) error {
 		}
 		fallthrough
 	case KindDMA, KindWake:
-		if len(e.Constraints) > int(h.VCPUs) {
-			return fmt.Errorf("%s event: %d constraints for %d vCPUs", e.Kind, len(e.Constraints), h.VCPUs)
+		if len(e.Constraints) > int(h.Actors()) {
+			return fmt.Errorf("%s event: %d constraints for %d actors", e.Kind, len(e.Constraints), h.Actors())
 		}
 		for i := range e.Constraints {
 			c := &e.Constraints[i]
-			if c.VCPU >= h.VCPUs {
+			if c.VCPU >= h.Actors() {
 				return fmt.Errorf("%s event: constraint on vCPU %d out of range", e.Kind, c.VCPU)
 			}
 			if c.Pos.Kind != PosExit && c.Pos.Kind != PosState {

@@ -25,9 +25,13 @@ const (
 	KindHypercall Kind = 4
 	// KindInterrupt is an injected interrupt: Vector, injected at Pos.
 	KindInterrupt Kind = 5
-	// KindDMA is a device write into guest memory: Device, Addr (GPA) and
-	// Data, performed after the rights of Constraints' vCPUs were revoked.
-	// VCPU is usually NoVCPU.
+	// KindDMA is one transfer of a device, a transaction of the DMA
+	// actor: VCPU is the actor (Header.DMAActor), Pos the exit position
+	// numbered by its transfers (the first is 1), Device the device, and
+	// Data the transfer (DMATransfer: the guest memory it wrote, the
+	// ranges it read and their hash). The actor's CREW transitions for
+	// the transfer's pages come before it, at the same position. Before
+	// format 1.5 the kind was reserved: VCPU NoVCPU, Addr and Data.
 	KindDMA Kind = 6
 	// KindConsoleInput is console input that reached the VMM: Data.
 	KindConsoleInput Kind = 7
@@ -381,9 +385,10 @@ func Interrupt(vcpu uint32, vector uint8, at Position) Event {
 	return Event{Kind: KindInterrupt, VCPU: vcpu, Vector: vector, Pos: at}
 }
 
-// DMA returns a DMA transfer event not tied to a vCPU.
-func DMA(device uint32, gpa uint64, data []byte, constraints []Constraint) Event {
-	return Event{Kind: KindDMA, VCPU: NoVCPU, Device: device, Addr: gpa, Data: data, Constraints: constraints}
+// DMA returns the event of device's transfer number n, made by the DMA
+// actor actor, with data a DMATransfer's encoding.
+func DMA(actor, device uint32, n uint64, data []byte) Event {
+	return Event{Kind: KindDMA, VCPU: actor, Pos: ExitPos(n), Device: device, Data: data}
 }
 
 // ConsoleInput returns a console input event not tied to a vCPU.
@@ -457,7 +462,11 @@ func (e *Event) String() string {
 	case KindInterrupt:
 		fmt.Fprintf(&b, " vector=%#x", e.Vector)
 	case KindDMA:
-		fmt.Fprintf(&b, " device=%d gpa=%#x len=%d data=%s", e.Device, e.Addr, len(e.Data), hexBytes(e.Data))
+		if t, err := ParseDMATransfer(e.Data, ^uint64(0)); err == nil {
+			fmt.Fprintf(&b, " device=%d %s", e.Device, t)
+		} else {
+			fmt.Fprintf(&b, " device=%d gpa=%#x len=%d data=%s", e.Device, e.Addr, len(e.Data), hexBytes(e.Data))
+		}
 		writeConstraints(&b, e.Constraints)
 	case KindConsoleInput:
 		fmt.Fprintf(&b, " data=%s", quoteBytes(e.Data))

@@ -18,7 +18,7 @@ import (
 // block types (skipped). Anything else is a major bump.
 const (
 	FormatMajor uint16 = 1
-	FormatMinor uint16 = 4
+	FormatMinor uint16 = 5
 )
 
 // Magic is the first 8 bytes of every log. The leading 0x89 makes text
@@ -82,7 +82,27 @@ type Header struct {
 	// record --tests), kept so that the recording replays on its own;
 	// stored zstd-compressed, at most MaxInput bytes.
 	Input []byte
+	// DiskSize is the size in bytes of the guest's virtio-blk disk (vmm
+	// record --disk), 0 when it had none (since 1.5). A disk makes one
+	// more actor, the DMA actor, numbered VCPUs: its events and the
+	// constraints on it carry that number (DMAActor).
+	DiskSize uint64
+	// DiskReadOnly says the disk was read-only.
+	DiskReadOnly bool
 }
+
+// Actors is the number of actors events may name: the vCPUs, and the
+// DMA actor when there is a disk.
+func (h *Header) Actors() uint32 {
+	if h.DiskSize > 0 {
+		return h.VCPUs + 1
+	}
+	return h.VCPUs
+}
+
+// DMAActor is the number the disk's DMA actor has in events; only
+// meaningful when DiskSize is set.
+func (h *Header) DMAActor() uint32 { return h.VCPUs }
 
 // MaxInput bounds Header.Input, decompressed.
 const MaxInput = 64 << 20
@@ -101,6 +121,7 @@ const (
 	hCreated       = 9
 	hExtra         = 10
 	hInput         = 11 // since 1.4
+	hDisk          = 12 // since 1.5: size, then 1 when read-only
 )
 
 // validate checks what the writer and the reader both rely on.
@@ -155,6 +176,16 @@ func (h *Header) marshal() []byte {
 	body = appendField(body, hExtra, h.Extra)
 	if len(h.Input) > 0 {
 		body = appendField(body, hInput, compressInput(h.Input))
+	}
+	if h.DiskSize > 0 {
+		var disk []byte
+		disk = binary.AppendUvarint(disk, h.DiskSize)
+		ro := uint64(0)
+		if h.DiskReadOnly {
+			ro = 1
+		}
+		disk = binary.AppendUvarint(disk, ro)
+		body = appendField(body, hDisk, disk)
 	}
 
 	b := make([]byte, 0, headerFixed+len(body)+4)
@@ -227,6 +258,9 @@ func parseHeaderBody(h *Header, body []byte) error {
 				return fmt.Errorf("input: %w", err)
 			}
 			h.Input = in
+		case hDisk:
+			h.DiskSize = f.uvarint()
+			h.DiskReadOnly = f.uvarint() == 1
 		default:
 			// A field of a newer minor version: skip it.
 			continue

@@ -232,7 +232,7 @@ func (r *Reader) advance() error {
 			if err != nil {
 				return err
 			}
-			r.dec.reset(payload, r.hdr.VCPUs, r.lenient)
+			r.dec.reset(payload, r.hdr.Actors(), r.lenient)
 			r.cur = f
 			r.left = f.count
 		}

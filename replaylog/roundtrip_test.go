@@ -71,7 +71,9 @@ func TestRoundTripKinds(t *testing.T) {
 		{"hypercall", Hypercall(1, 9, ^uint64(0))},
 		{"interrupt", Interrupt(0, 0x20, ExitPos(4127))},
 		{"interrupt-state", Interrupt(1, 0xec, StatePos(99, 2, &regs, 0xdeadbeef))},
-		{"dma", DMA(7, 0x100000, big, []Constraint{{VCPU: 0, Pos: ExitPos(1)}, {VCPU: 3, Pos: StatePos(5, 2, &regs, 1)}})},
+		{"dma", Event{Kind: KindDMA, VCPU: 3, Pos: ExitPos(5), Device: 7, Addr: 0x100000, Data: big,
+			Constraints: []Constraint{{VCPU: 0, Pos: ExitPos(1)}, {VCPU: 3, Pos: StatePos(5, 2, &regs, 1)}}}},
+		{"dma-transfer", DMA(3, 0, 6, (&DMATransfer{Writes: []DMAWrite{{GPA: 0x5000, Data: big}}, ReadHash: 9}).Marshal())},
 		{"dma-vcpu", Event{Kind: KindDMA, VCPU: 2, Device: 1, Addr: 8, Data: []byte{9}}},
 		{"console", ConsoleInput([]byte("hello\n"))},
 		{"crew-read", CREW(0, ExitPos(12), 0x123, AccessRead, PageShared, nil)},
@@ -182,17 +184,22 @@ func TestBadHeaders(t *testing.T) {
 
 func TestHeaderRoundTrip(t *testing.T) {
 	tests := []struct {
-		name  string
-		input []byte
+		name     string
+		input    []byte
+		disk     uint64
+		readOnly bool
 	}{
-		{"no input", nil},
-		{"input", []byte("crewvm-testgen 1\nmodel name=posix\n")},
-		{"large input", bytes.Repeat([]byte("test id=1 set=1 path=1\n"), 200000)},
+		{"no input", nil, 0, false},
+		{"input", []byte("crewvm-testgen 1\nmodel name=posix\n"), 0, false},
+		{"large input", bytes.Repeat([]byte("test id=1 set=1 path=1\n"), 200000), 0, false},
+		{"disk", nil, 16 << 20, false},
+		{"read-only disk", nil, 1 << 40, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := testHeader(3)
 			h.Input = tt.input
+			h.DiskSize, h.DiskReadOnly = tt.disk, tt.readOnly
 			log := writeLog(t, h, WriterOptions{}, nil)
 			if len(tt.input) > 1<<20 && len(log) > len(tt.input)/10 {
 				t.Errorf("a log of %d bytes for an input of %d: the input is not compressed", len(log), len(tt.input))
@@ -207,6 +214,42 @@ func TestHeaderRoundTrip(t *testing.T) {
 				t.Fatalf("header\n got  %+v\n want %+v", got, h)
 			}
 		})
+	}
+}
+
+// TestDMAActor: a log with a disk has one more actor, numbered VCPUs,
+// whose events and constraints round-trip; without a disk it is out of
+// range.
+func TestDMAActor(t *testing.T) {
+	tr := (&DMATransfer{Writes: []DMAWrite{{GPA: 0x8000, Data: []byte("sector")}}, Reads: []DMARange{{GPA: 0x9000, Len: 16}}, ReadHash: 7}).Marshal()
+	evs := []Event{
+		CREW(2, ExitPos(1), 9, AccessWrite, PageExclusive, []Constraint{{VCPU: 0, Pos: ExitPos(4)}}),
+		DMA(2, 0, 1, tr),
+		CREW(0, ExitPos(5), 9, AccessRead, PageShared, []Constraint{{VCPU: 2, Pos: ExitPos(1)}}),
+		End(),
+	}
+	h := testHeader(2)
+	h.DiskSize = 1 << 20
+	got, err := readAll(openBytes(t, writeLog(t, h, WriterOptions{}, eventSteps(evs))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(evs) {
+		t.Fatalf("read back %d events, want %d", len(got), len(evs))
+	}
+	for i := range evs {
+		evs[i].Index = uint64(i)
+		if got[i].String() != evs[i].String() || !bytes.Equal(got[i].Data, evs[i].Data) {
+			t.Errorf("event %d: read back %v, want %v", i, &got[i], &evs[i])
+		}
+	}
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, testHeader(2), WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(&evs[1]); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Fatalf("a DMA actor's event in a log without a disk: %v", err)
 	}
 }
 

@@ -115,7 +115,7 @@ func (r *Reader) Verify() *VerifyResult {
 			if f.first != events {
 				add(r.corrupt(&f, events, fmt.Sprintf("block starts at event %d, expected %d", f.first, events)))
 			}
-			dec.reset(payload, r.hdr.VCPUs, r.lenient)
+			dec.reset(payload, r.hdr.Actors(), r.lenient)
 			ok := true
 			for k := uint32(0); k < f.count; k++ {
 				if reason := dec.next(&ev); reason != "" {

@@ -192,7 +192,7 @@ func newWriter(out io.Writer, file *os.File, h Header, opts WriterOptions) (*Wri
 	for i := 0; i < opts.MaxPending; i++ {
 		w.free <- nil
 	}
-	w.delta.reset(int(h.VCPUs))
+	w.delta.reset(int(h.Actors()))
 	if !opts.NoCompression {
 		enc, err := zstd.NewWriter(nil,
 			zstd.WithEncoderLevel(opts.Level),
@@ -307,7 +307,7 @@ func (w *Writer) sealEventsLocked() {
 	w.jobs <- job{typ: BlockEvents, buf: w.cur, first: w.curFirst, count: w.curCount, time: w.elapsed()}
 	w.cur = nil
 	w.curCount = 0
-	w.delta.reset(int(w.hdr.VCPUs))
+	w.delta.reset(int(w.hdr.Actors()))
 }
 
 // Flush seals the current block and waits until every block so far is in

@@ -36,9 +36,12 @@ func record(t *testing.T, dir string, cfg Config) *recording {
 	}
 	defer m.Close()
 	path := filepath.Join(dir, fmt.Sprintf("%s-%dcpu-%d.log", cfg.Args[0], cfg.CPUs, time.Now().UnixNano()))
-	w, err := replaylog.Create(path, replaylog.Header{WriterVersion: "test", GuestHash: m.ImageHash(), Guest: "builtin",
-		Args: cfg.Args, Input: cfg.Input, VCPUs: uint32(cfg.CPUs), MemSize: cfg.MemSize, PageSize: 4096, CPUID: EncodeCPUID(m.CPUID())},
-		replaylog.WriterOptions{})
+	hdr := replaylog.Header{WriterVersion: "test", GuestHash: m.ImageHash(), Guest: "builtin",
+		Args: cfg.Args, Input: cfg.Input, VCPUs: uint32(cfg.CPUs), MemSize: cfg.MemSize, PageSize: 4096, CPUID: EncodeCPUID(m.CPUID())}
+	if cfg.Disk != nil {
+		hdr.DiskSize, hdr.DiskReadOnly = cfg.Disk.Size, cfg.Disk.ReadOnly
+	}
+	w, err := replaylog.Create(path, hdr, replaylog.WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +94,12 @@ func replayConfig(t *testing.T, path string) Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: guest.Kernel, Args: h.Args, Input: h.Input,
+	cfg := Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: guest.Kernel, Args: h.Args, Input: h.Input,
 		Replay: r, CPUID: cpuid, Granularity: uint64(h.PageSize)}
+	if h.DiskSize > 0 {
+		cfg.Disk = &Disk{Size: h.DiskSize, ReadOnly: h.DiskReadOnly}
+	}
+	return cfg
 }
 
 // checkReplay replays rec and wants the same output and status.

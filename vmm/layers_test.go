@@ -24,7 +24,7 @@ func TestLayers(t *testing.T) {
 		{"analysis/...", []string{mod + "vmm"}},
 		{"vmm/x86", kvm},
 		{"vmm/abi", kvm},
-		{"vmm/devices", kvm},
+		{"vmm/devices/...", kvm},
 		{"vmm/engine/matcher", kvm},
 		{"vmm/kvm", []string{mod + "vmm/machine", mod + "vmm/engine", mod + "vmm/guestmem"}},
 		{"vmm/guestmem", []string{mod + "vmm/machine", mod + "vmm/engine", mod + "vmm/kvm"}},

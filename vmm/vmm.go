@@ -53,6 +53,12 @@ type Config struct {
 	TraceEverywhere, TraceFetches bool
 	// TraceRanges limits the accesses delivered to these ranges.
 	TraceRanges []TraceRange
+	// Disk, when set, gives the guest a virtio-blk disk (vmm run
+	// --disk); a replay's has no image. Whoever opened its image closes
+	// it (Disk.Close), so one disk serves several runs of a config.
+	Disk *Disk
+	// Stderr receives the VMM's warnings about the guest (nil: none).
+	Stderr io.Writer
 }
 
 // The names of the layers below that a user of the VMM meets.
@@ -73,6 +79,8 @@ type (
 	Label = machine.Label
 	// TraceRange is a guest-physical range a trace is limited to.
 	TraceRange = replayengine.AddrRange
+	// Disk is the guest's virtio-blk disk.
+	Disk = machine.Disk
 )
 
 const (
@@ -89,6 +97,9 @@ var ErrKVMUnavailable = machine.ErrKVMUnavailable
 
 // ErrHostMismatch says a recording cannot replay on this kind of host.
 var ErrHostMismatch = machine.ErrHostMismatch
+
+// OpenDisk opens an image file as the guest's disk (vmm run --disk).
+func OpenDisk(path string, readOnly bool) (*Disk, error) { return machine.OpenDisk(path, readOnly) }
 
 // EncodeCPUID carries a CPUID table in a log header.
 func EncodeCPUID(entries []kvm.CPUIDEntry) []byte { return machine.EncodeCPUID(entries) }
@@ -118,7 +129,7 @@ type Machine struct {
 // New validates cfg, creates the VMs and loads the guest.
 func New(cfg Config) (*Machine, error) {
 	core, err := machine.New(machine.Config{CPUs: cfg.CPUs, MemSize: cfg.MemSize, Image: cfg.Image, Args: cfg.Args, Input: cfg.Input,
-		Timeout: cfg.Timeout, Console: cfg.Console, CPUID: cfg.CPUID})
+		Timeout: cfg.Timeout, Console: cfg.Console, CPUID: cfg.CPUID, Disk: cfg.Disk, Stderr: cfg.Stderr})
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +142,7 @@ func New(cfg Config) (*Machine, error) {
 		}
 		e, err := replayengine.New(core, cfg.Replay, opts)
 		if err != nil {
-			core.Close()
+			m.Close()
 			return nil, err
 		}
 		m.engine, m.rep = e, e

@@ -55,6 +55,20 @@ struct bootinfo {
 	unsigned long long input_len;
 };
 
+/* The virtio-blk device (guest/ABI.md, "The disk"): virtio 1.x over the
+ * virtio-mmio transport (version 2) at a fixed guest-physical address,
+ * present when the VMM runs with --disk. RAM must end at or below it. */
+#define ABI_VIRTIO_BLK_ADDR  0xd0000000  /* the register window */
+#define ABI_VIRTIO_BLK_SIZE  0x1000      /* its length */
+#define ABI_VIRTIO_QUEUE_MAX 256         /* QueueNumMax of queue 0, the only queue */
+#define ABI_SECTOR_SIZE      512         /* capacity and request sectors */
+
+/* `vmm disk make` fills sector i with 64 little-endian words from
+ * xorshift64 seeded with (i + 1) * ABI_DISK_SEED_MUL: each word is
+ * x ^= x >> 12; x ^= x << 25; x ^= x >> 27; word = x * ABI_DISK_OUT_MUL. */
+#define ABI_DISK_SEED_MUL 0x9e3779b97f4a7c15ULL
+#define ABI_DISK_OUT_MUL  0x2545f4914f6cdd1dULL
+
 _Static_assert(__builtin_offsetof(struct bootinfo, input_addr) == ABI_INPUT_OFFSET,
 	       "ABI_INPUT_OFFSET must match struct bootinfo");
 

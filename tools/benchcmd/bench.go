@@ -93,6 +93,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vmm bench: %v\n", err)
 		return cli.ExitUsage
 	}
+	defer base.Disk.Close()
 	workloads := fs.Args()
 	if len(workloads) == 0 {
 		known, err := listWorkloads(base)

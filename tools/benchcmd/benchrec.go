@@ -66,6 +66,7 @@ func benchRecord(mf *cli.MachineFlags, workloads []string, runs int, asJSON bool
 		fmt.Fprintf(stderr, "vmm bench: %v\n", err)
 		return cli.ExitUsage
 	}
+	defer base.Disk.Close()
 	if len(workloads) == 0 {
 		known, err := listWorkloads(base)
 		if err != nil {

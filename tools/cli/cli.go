@@ -41,6 +41,10 @@ type MachineFlags struct {
 	Guest   string        // --guest: guest ELF path; empty for the built-in kernel
 	Timeout time.Duration // --timeout: stop the guest after this long; 0 for no limit
 	Tests   string        // --tests: file loaded into the guest's input region
+	// Disk is --disk, the image of the guest's virtio-blk disk;
+	// DiskReadOnly is --disk-readonly.
+	Disk         string
+	DiskReadOnly bool
 }
 
 // Register adds --cpus, --mem, --guest and --timeout to fs, with their
@@ -51,6 +55,8 @@ func (f *MachineFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Guest, "guest", "", "guest ELF to boot instead of the built-in kernel")
 	fs.DurationVar(&f.Timeout, "timeout", 0, "stop the guest after this long (0: no limit)")
 	fs.StringVar(&f.Tests, "tests", "", "test file for the fstest workload (see 'vmm testgen'), loaded into the guest's input region")
+	fs.StringVar(&f.Disk, "disk", "", "raw image of a virtio-blk disk for the guest (see 'vmm disk make')")
+	fs.BoolVar(&f.DiskReadOnly, "disk-readonly", false, "offer the --disk read-only")
 }
 
 // Config turns the flags and the workload arguments into a vmm.Config
@@ -81,7 +87,17 @@ func (f *MachineFlags) Config(args []string, console io.Writer) (vmm.Config, err
 			return vmm.Config{}, fmt.Errorf("--tests %s: %d bytes, at most %d fit", f.Tests, len(input), replaylog.MaxInput)
 		}
 	}
-	return vmm.Config{CPUs: f.CPUs, MemSize: mem, Image: image, Args: args, Input: input, Timeout: f.Timeout, Console: console}, nil
+	if f.DiskReadOnly && f.Disk == "" {
+		return vmm.Config{}, fmt.Errorf("--disk-readonly needs a --disk")
+	}
+	var disk *vmm.Disk
+	if f.Disk != "" {
+		if disk, err = vmm.OpenDisk(f.Disk, f.DiskReadOnly); err != nil {
+			return vmm.Config{}, err
+		}
+	}
+	return vmm.Config{CPUs: f.CPUs, MemSize: mem, Image: image, Args: args, Input: input, Timeout: f.Timeout, Console: console,
+		Disk: disk, Stderr: os.Stderr}, nil
 }
 
 // NewFlagSet makes the flag set of `vmm NAME`, stopping at the first

@@ -50,6 +50,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			err = fmt.Errorf("--granularity %s: must be a power of two of at least 4K", gran)
 		}
 	}
+	defer cfg.Disk.Close()
 	if err == nil && deadline <= 0 {
 		err = fmt.Errorf("--revoke-deadline %v: must be positive", deadline)
 	}
@@ -62,7 +63,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return cli.ReportError(stderr, "record", err)
 	}
-	if cfg.CPUs > 1 {
+	if cfg.CPUs > 1 || cfg.Disk != nil {
 		s := res.CREW
 		fmt.Fprintf(stderr, "vmm record: %d CREW transitions, %d constraints logged (%d implied, not logged), "+
 			"%d holders reached an exit within the deadline, %d kicked\n",
@@ -91,6 +92,9 @@ func Record(cfg vmm.Config, guestPath, path string, warn io.Writer) (res *vmm.Re
 	hdr := replaylog.Header{
 		WriterVersion: version, GuestHash: m.ImageHash(), Guest: guestPath, Args: cfg.Args, Input: cfg.Input,
 		VCPUs: uint32(cfg.CPUs), MemSize: cfg.MemSize, PageSize: uint32(max(cfg.Granularity, 4096)), CPUID: vmm.EncodeCPUID(m.CPUID()),
+	}
+	if cfg.Disk != nil {
+		hdr.DiskSize, hdr.DiskReadOnly = cfg.Disk.Size, cfg.Disk.ReadOnly
 	}
 	w, err := replaylog.Create(path, hdr, replaylog.WriterOptions{})
 	if err != nil {

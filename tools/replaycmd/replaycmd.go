@@ -159,6 +159,9 @@ func Replay(path string, o Options, console io.Writer) (*vmm.Result, error) {
 		Console: console, Replay: r, CPUID: cpuid, Timeout: o.Timeout, SeekTimeout: o.SeekTimeout, Granularity: uint64(h.PageSize),
 		Analyses: o.Analyses, AnalysisDir: o.Out, TraceEverywhere: o.Everywhere, TraceFetches: o.Fetches,
 		TraceRanges: o.Ranges}
+	if h.DiskSize > 0 {
+		cfg.Disk = &vmm.Disk{Size: h.DiskSize, ReadOnly: h.DiskReadOnly}
+	}
 	m, err := vmm.New(cfg)
 	if err != nil {
 		return nil, err

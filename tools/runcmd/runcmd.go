@@ -28,6 +28,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vmm run: %v\n", err)
 		return cli.ExitUsage
 	}
+	defer cfg.Disk.Close()
 	res, err := cli.RunMachine(cfg)
 	if err != nil {
 		return cli.ReportError(stderr, "run", err)

@@ -31,4 +31,11 @@ const (
 	MaxArgs     = 32
 	ArgsSize    = 2048
 	InputOffset = 2352 // offset of input_addr in struct bootinfo
+
+	VirtioBlkAddr  = 0xd0000000 // the virtio-mmio register window of the disk
+	VirtioBlkSize  = 0x1000
+	VirtioQueueMax = 256 // QueueNumMax of the disk's only queue
+	SectorSize     = 512
+	DiskSeedMul    = 0x9e3779b97f4a7c15 // vmm disk make's generator (guest/ABI.md, "The disk")
+	DiskOutMul     = 0x2545f4914f6cdd1d
 )

@@ -21,6 +21,9 @@ func TestABIMatchesHeader(t *testing.T) {
 		"ABI_KERNEL_MIN": KernelMin, "ABI_STACK_SIZE": StackSize,
 		"ABI_BOOT_MAGIC": BootMagic, "ABI_BOOT_VERSION": BootVersion,
 		"ABI_MAX_ARGS": MaxArgs, "ABI_ARGS_SIZE": ArgsSize, "ABI_INPUT_OFFSET": InputOffset,
+		"ABI_VIRTIO_BLK_ADDR": VirtioBlkAddr, "ABI_VIRTIO_BLK_SIZE": VirtioBlkSize,
+		"ABI_VIRTIO_QUEUE_MAX": VirtioQueueMax, "ABI_SECTOR_SIZE": SectorSize,
+		"ABI_DISK_SEED_MUL": DiskSeedMul, "ABI_DISK_OUT_MUL": DiskOutMul,
 	}
 	f, err := os.Open("../../guest/include/abi.h")
 	if err != nil {

@@ -70,6 +70,23 @@ func (m *Memory) Slice(gpa, n uint64) ([]byte, error) {
 	return m.host[gpa : gpa+n : gpa+n], nil
 }
 
+// ReadAt copies guest RAM at gpa into p, or fails when the range leaves
+// RAM: a device's read of guest memory where nothing orders it (a plain
+// run), which makes Memory a virtio.Memory.
+func (m *Memory) ReadAt(p []byte, gpa uint64) error {
+	s, err := m.Slice(gpa, uint64(len(p)))
+	copy(p, s)
+	return err
+}
+
+// WriteAt copies p into guest RAM at gpa, or fails when the range
+// leaves RAM.
+func (m *Memory) WriteAt(p []byte, gpa uint64) error {
+	s, err := m.Slice(gpa, uint64(len(p)))
+	copy(s, p)
+	return err
+}
+
 // ReadPhys copies guest-physical memory at gpa into b through the VMM's
 // view, which has every right whatever a vCPU may touch; false when the
 // range is not all RAM. It makes Memory an x86.Memory, for page walks

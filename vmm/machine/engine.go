@@ -45,14 +45,21 @@ type Engine interface {
 	// End is called after every vCPU thread has ended, when the run has
 	// no error: a recording logs the final state, a replay checks it.
 	End() error
+	// DMA is how the disk's device thread reaches guest memory; nil
+	// when the engine performs the disk's transfers itself (a replay,
+	// from the log), and the machine then runs no device thread.
+	DMA() DMA
 }
 
 // Input is one non-deterministic input: the kind of log event that
-// carries it (replaylog.KindClock or KindTSC), for a TSC the instruction
-// (replaylog.TSCInsn*), and the live value.
+// carries it (replaylog.KindClock, KindTSC or KindMMIORead), for a TSC
+// the instruction (replaylog.TSCInsn*), for an MMIO read its
+// guest-physical address and size, and the live value.
 type Input struct {
 	Kind replaylog.Kind
 	Insn uint64
+	Addr uint64
+	Size int
 	Live uint64
 }
 

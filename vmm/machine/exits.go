@@ -16,14 +16,7 @@ func (m *Machine) handleExit(c *VCPU) error {
 	case kvm.ExitHLT:
 		return m.engine.Halt(c)
 	case kvm.ExitMMIO:
-		gpa := run.Data[0]
-		size := uint32(run.Data[2])
-		write := byte(run.Data[2]>>32) != 0
-		what := "read"
-		if write {
-			what = "write"
-		}
-		return c.GuestError("%d-byte %s of guest-physical address %#x, which is not RAM (%#x bytes)", size, what, gpa, m.cfg.MemSize)
+		return m.mmio(c)
 	case kvm.ExitShutdown:
 		return m.trappedInstruction(c)
 	case kvm.ExitFailEntry:

@@ -18,7 +18,14 @@ type haltState struct {
 	wake    []chan Waker
 	// last is the latest wake of each CPU, which the token stands for.
 	last []Waker
+	// device says the disk has a round asked for or under way, whose
+	// wakes may come: a vCPU halting last is then no deadlock.
+	device bool
 }
+
+// deadlocked is the Waker of no wake: every vCPU halted once the device
+// went idle.
+var deadlocked = Waker{CPU: -1}
 
 // Waker names a wake: the waking vCPU at the exit of its HC_WAKE.
 type Waker struct {
@@ -44,7 +51,7 @@ func (h *haltState) halt(cpu int, stop <-chan struct{}) (Waker, error) {
 		h.mu.Unlock()
 		return h.last[cpu], nil
 	}
-	if h.halted+1 == len(h.waiting) {
+	if h.halted+1 == len(h.waiting) && !h.device {
 		h.mu.Unlock()
 		return Waker{}, errDeadlock
 	}
@@ -53,10 +60,33 @@ func (h *haltState) halt(cpu int, stop <-chan struct{}) (Waker, error) {
 	h.mu.Unlock()
 	select {
 	case w := <-h.wake[cpu]:
+		if w == deadlocked {
+			return Waker{}, errDeadlock
+		}
 		return w, nil
 	case <-stop:
 	}
 	return Waker{}, nil
+}
+
+// deviceBusy says whether the disk has a round asked for or under way.
+// When it goes idle with every vCPU halted, nobody is left to wake them:
+// one of them is told of the deadlock.
+func (h *haltState) deviceBusy(busy bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.device = busy
+	if busy || h.halted < len(h.waiting) {
+		return
+	}
+	for cpu, w := range h.waiting {
+		if w {
+			h.waiting[cpu] = false
+			h.halted--
+			h.wake[cpu] <- deadlocked
+			return
+		}
+	}
 }
 
 // wakeCPU wakes cpu if it is halted, or leaves it a token otherwise.

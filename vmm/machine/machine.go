@@ -36,6 +36,11 @@ type Config struct {
 	// CPUID, when set, replaces the host's supported CPUID table, so a
 	// replay answers CPUID as its recording did.
 	CPUID []kvm.CPUIDEntry
+	// Disk, when set, gives the guest its virtio-blk disk.
+	Disk *Disk
+	// Stderr receives the VMM's warnings about the guest, such as a
+	// virtio chain it cannot parse (nil: discarded).
+	Stderr io.Writer
 }
 
 // Result is how a run ended when the guest exited by itself.
@@ -69,6 +74,8 @@ type Machine struct {
 	// cpuid is the CPUID table before each vCPU's mask (x86.MaskCPUID).
 	cpuid  []kvm.CPUIDEntry
 	engine Engine
+	// disk is the virtio-blk device; nil without one.
+	disk *disk
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -92,6 +99,13 @@ func New(cfg Config) (m *Machine, err error) {
 		return nil, fmt.Errorf("--mem %d: must be a multiple of 4 KiB between %d MiB and %d GiB",
 			cfg.MemSize, MinMemory>>20, MaxMemory>>30)
 	}
+	if cfg.Disk != nil && cfg.MemSize > abi.VirtioBlkAddr {
+		return nil, fmt.Errorf("--mem %d: with a disk RAM must end at or below its registers at %#x (%d MiB)",
+			cfg.MemSize, abi.VirtioBlkAddr, abi.VirtioBlkAddr>>20)
+	}
+	if cfg.Disk != nil && cfg.Disk.Size < abi.SectorSize {
+		return nil, fmt.Errorf("disk of %d bytes: smaller than one %d-byte sector", cfg.Disk.Size, abi.SectorSize)
+	}
 	img, err := abi.ParseImage(cfg.Image, cfg.MemSize, cfg.CPUs)
 	if err != nil {
 		return nil, err
@@ -99,11 +113,17 @@ func New(cfg Config) (m *Machine, err error) {
 	if cfg.Console == nil {
 		cfg.Console = io.Discard
 	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = io.Discard
+	}
 	if len(cfg.Args) == 0 {
 		cfg.Args = []string{"hello"}
 	}
 	m = &Machine{cfg: cfg, img: img, halts: newHaltState(cfg.CPUs), stop: make(chan struct{}),
 		console: devices.NewConsole(cfg.Console)}
+	if cfg.Disk != nil {
+		m.disk = newDisk(cfg.Disk, cfg.CPUs)
+	}
 	built := m
 	defer func() {
 		if err != nil {
@@ -181,6 +201,13 @@ func (m *Machine) Run(ctx context.Context, e Engine) (*Result, error) {
 		return nil, err
 	}
 	var wg sync.WaitGroup
+	if dma := e.DMA(); m.disk != nil && m.disk.image != nil && dma != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.serveDisk(dma, m.cfg.Stderr)
+		}()
+	}
 	for _, c := range m.cpus {
 		wg.Add(1)
 		go func() {

@@ -7,13 +7,14 @@
 //	vmm trace   dump [--json] FILE
 //	vmm log     stat|dump|verify FILE
 //	vmm testgen --model NAME [--calls A,B] -o FILE
+//	vmm disk    make FILE SIZE
 //
 // Exit status: the guest's own status when it exits; 124 when --timeout
 // expires; 125 when the VMM or the guest failed (the message says which).
 //
 // This package only dispatches: each subcommand is a package under tools/
 // (tools/runcmd, tools/recordcmd, tools/replaycmd, tools/benchcmd,
-// tools/logcmd, tools/tracecmd, tools/testgencmd) whose Main takes the arguments after the
+// tools/logcmd, tools/tracecmd, tools/testgencmd, tools/diskcmd) whose Main takes the arguments after the
 // command's name.
 package main
 
@@ -26,6 +27,7 @@ import (
 	"github.com/crewvm/crewvm/tools/benchcmd"
 	"github.com/crewvm/crewvm/tools/checkcmd"
 	"github.com/crewvm/crewvm/tools/cli"
+	"github.com/crewvm/crewvm/tools/diskcmd"
 	"github.com/crewvm/crewvm/tools/logcmd"
 	"github.com/crewvm/crewvm/tools/recordcmd"
 	"github.com/crewvm/crewvm/tools/replaycmd"
@@ -51,6 +53,7 @@ func commands() map[string]command {
 		"testgen": {"generate commutativity tests from an interface model", testgencmd.Main},
 		"check":   {"commutativity tests on the kernels under test, to a sharing report", checkcmd.Main},
 		"trace":   {"print an access trace of vmm replay --analysis trace: dump", tracecmd.Main},
+		"disk":    {"make a test image for the guest's disk (--disk): make", diskcmd.Main},
 	}
 }
 

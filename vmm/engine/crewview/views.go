@@ -68,23 +68,47 @@ func New(m *machine.Machine, gran uint64) (*Views, error) {
 		return nil, fmt.Errorf("--granularity %d does not divide --mem %d", gran, memSize)
 	}
 	cpus := m.VCPUs()
-	st, err := crew.ForMemory(len(cpus), memSize, gran)
+	st, err := crew.ForMemory(m.Actors(), memSize, gran)
 	if err != nil {
 		return nil, err
 	}
-	k := &Views{st: st, gran: gran, mem: m.Memory(), Names: NewNames(len(cpus))}
-	for i, c := range cpus {
+	k := &Views{st: st, gran: gran, mem: m.Memory(), Names: NewNames(m.Actors())}
+	for i := range m.Actors() {
 		rights := make([]crew.Rights, st.Pages())
 		for p := range rights {
 			rights[p] = crew.ReadOnly
 		}
 		k.rights = append(k.rights, rights)
-		k.views = append(k.views, c.View())
-		if err := c.View().Protect(0, uint64(len(c.View().Bytes())), unix.PROT_READ); err != nil {
+		if i >= len(cpus) {
+			// The DMA actor: its rights are bookkeeping, its accesses
+			// go through the engine (record's Transfer).
+			k.views = append(k.views, nil)
+			continue
+		}
+		v := cpus[i].View()
+		k.views = append(k.views, v)
+		if err := v.Protect(0, uint64(len(v.Bytes())), unix.PROT_READ); err != nil {
 			return nil, fmt.Errorf("vCPU %d: %w", i, err)
 		}
 	}
 	return k, nil
+}
+
+// WantedRange lists the pages of guest-physical [gpa, gpa+n) on which
+// actor needs more rights for an access of kind: what the DMA actor
+// takes before it reads or writes guest memory. The range is in RAM.
+func (k *Views) WantedRange(actor int, gpa, n uint64, kind crew.Kind) []Want {
+	need := crew.ReadOnly
+	if kind == crew.Write {
+		need = crew.ReadWrite
+	}
+	var out []Want
+	for p := gpa / k.gran; n > 0 && p <= (gpa+n-1)/k.gran; p++ {
+		if k.rights[actor][p] < need {
+			out = append(out, Want{Page: int(p), Kind: kind})
+		}
+	}
+	return out
 }
 
 // State is package crew's state machine for the run.
@@ -107,6 +131,10 @@ func hostProt(r crew.Rights) int {
 // Set changes cpu's rights on page in its own view.
 func (k *Views) Set(cpu, page int, r crew.Rights) error {
 	if k.rights[cpu][page] == r {
+		return nil
+	}
+	if k.views[cpu] == nil {
+		k.rights[cpu][page] = r
 		return nil
 	}
 	if err := k.views[cpu].Protect(k.st.Addr(page), k.gran, hostProt(r)); err != nil {

@@ -85,13 +85,20 @@ func (e *Engine) fallback(v *machine.VCPU, f *crewview.Footprint) error {
 // transition performs and logs one transition for v's access w. Called
 // with e.mu held.
 func (e *Engine) transition(v *machine.VCPU, w crewview.Want) error {
+	return e.grant(v.ID(), v.Exits(), w, v.GuestError)
+}
+
+// grant performs and logs one transition for actor's access w at its
+// exit position exits; failed words an error about the actor. Called
+// with e.mu held.
+func (e *Engine) grant(actor int, exits uint64, w crewview.Want, failed func(string, ...any) error) error {
 	k := e.views
-	plan, err := k.State().Plan(v.ID(), w.Page, w.Kind)
+	plan, err := k.State().Plan(actor, w.Page, w.Kind)
 	if err != nil {
-		return v.GuestError("%v", err)
+		return failed("%v", err)
 	}
 	cpus := e.m.VCPUs()
-	at := make([]crew.Pos, len(cpus))
+	at := make([]crew.Pos, e.m.Actors())
 	var held []*machine.VCPU
 	defer func() {
 		for _, h := range held {
@@ -99,6 +106,15 @@ func (e *Engine) transition(v *machine.VCPU, w crewview.Want) error {
 		}
 	}()
 	for _, r := range plan.Reduce {
+		if r.Actor == len(cpus) {
+			// The DMA actor is between transfers while e.mu is free
+			// for this transition: it stands where its last one ended.
+			at[r.Actor] = crewview.ExitPos(e.dmaN)
+			if err := k.Set(r.Actor, w.Page, r.To); err != nil {
+				return err
+			}
+			continue
+		}
 		h := cpus[r.Actor]
 		held = append(held, h)
 		pos, err := e.stop(h)
@@ -110,11 +126,11 @@ func (e *Engine) transition(v *machine.VCPU, w crewview.Want) error {
 			return err
 		}
 	}
-	t, err := k.State().Access(v.ID(), w.Page, w.Kind, crewview.ExitPos(v.Exits()), at)
+	t, err := k.State().Access(actor, w.Page, w.Kind, crewview.ExitPos(exits), at)
 	if err != nil {
-		return v.GuestError("%v", err)
+		return failed("%v", err)
 	}
-	if err := k.Set(v.ID(), w.Page, t.Grant.To); err != nil {
+	if err := k.Set(actor, w.Page, t.Grant.To); err != nil {
 		return err
 	}
 	state := replaylog.PageShared
@@ -125,7 +141,7 @@ func (e *Engine) transition(v *machine.VCPU, w crewview.Want) error {
 	for _, x := range t.Constraints {
 		cons = append(cons, replaylog.Constraint{VCPU: uint32(x.Before.Actor), Pos: k.Position(x.Before.Actor, x.Before.Pos)})
 	}
-	ev := replaylog.CREW(uint32(v.ID()), replaylog.ExitPos(v.Exits()), uint64(w.Page), crewview.LogAccess(w.Kind), state, cons)
+	ev := replaylog.CREW(uint32(actor), replaylog.ExitPos(exits), uint64(w.Page), crewview.LogAccess(w.Kind), state, cons)
 	e.stats.Transitions++
 	return e.append(ev)
 }

@@ -7,6 +7,7 @@
 package record
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"time"
@@ -53,12 +54,14 @@ type Engine struct {
 	m    *machine.Machine
 	w    *replaylog.Writer
 	opts Options
-	// views is nil with one vCPU: nothing races then.
+	// views is nil with one vCPU and no disk: nothing races then.
 	views *crewview.Views
 	// mu serialises transitions: their order is the log's.
 	mu    sync.Mutex
 	named []named
 	stats Stats
+	// dmaN counts the DMA actor's transfers: its position (dma.go).
+	dmaN uint64
 }
 
 // named is the last state position named for a vCPU: the seq-th after
@@ -74,7 +77,7 @@ func New(m *machine.Machine, w *replaylog.Writer, opts Options) (*Engine, error)
 		opts.RevokeDeadline = DefaultRevokeDeadline
 	}
 	e := &Engine{m: m, w: w, opts: opts, named: make([]named, len(m.VCPUs()))}
-	if len(m.VCPUs()) > 1 {
+	if m.Actors() > 1 {
 		var err error
 		if e.views, err = crewview.New(m, opts.Granularity); err != nil {
 			return nil, err
@@ -126,8 +129,12 @@ func (e *Engine) Halt(v *machine.VCPU) error {
 // Input implements machine.Engine: the live value, logged.
 func (e *Engine) Input(v *machine.VCPU, in machine.Input) (uint64, error) {
 	ev := replaylog.TSC(uint32(v.ID()), in.Insn, in.Live, v.Exits())
-	if in.Kind == replaylog.KindClock {
+	switch in.Kind {
+	case replaylog.KindClock:
 		ev = replaylog.Clock(uint32(v.ID()), in.Live)
+		ev.Pos = replaylog.ExitPos(v.Exits())
+	case replaylog.KindMMIORead:
+		ev = replaylog.MMIORead(uint32(v.ID()), in.Addr, binary.LittleEndian.AppendUint64(nil, in.Live)[:in.Size])
 		ev.Pos = replaylog.ExitPos(v.Exits())
 	}
 	return in.Live, e.append(ev)

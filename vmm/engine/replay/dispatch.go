@@ -74,10 +74,13 @@ func (e *Engine) items(ev *replaylog.Event) (map[int][]*item, error) {
 	if ev.Kind == replaylog.KindEnd {
 		return nil, nil
 	}
-	if ev.VCPU == replaylog.NoVCPU || int(ev.VCPU) >= e.cpus {
+	if ev.VCPU == replaylog.NoVCPU || int(ev.VCPU) >= e.actors {
 		return nil, fmt.Errorf("%s: this VMM logs no such event without a vCPU", ev.String())
 	}
 	v := int(ev.VCPU)
+	if v >= e.cpus && ev.Kind != replaylog.KindCREW && ev.Kind != replaylog.KindDMA {
+		return nil, fmt.Errorf("%s: the DMA actor logs only CREW transitions and transfers", ev.String())
+	}
 	pos, err := e.crewPos(v, ev.Pos)
 	if err != nil {
 		return nil, err
@@ -97,7 +100,18 @@ func (e *Engine) items(ev *replaylog.Event) (map[int][]*item, error) {
 		if err := e.crewItems(v, ev, own, out); err != nil {
 			return nil, fmt.Errorf("%s: %w", ev.String(), err)
 		}
-	case replaylog.KindDMA, replaylog.KindConsoleInput, replaylog.KindInterrupt, replaylog.KindPortIn, replaylog.KindMMIORead:
+	case replaylog.KindDMA:
+		if v < e.cpus {
+			return nil, fmt.Errorf("%s: a transfer of a vCPU", ev.String())
+		}
+		if ev.Pos.Kind != replaylog.PosExit {
+			return nil, fmt.Errorf("%s: a transfer is at an exit position", ev.String())
+		}
+	case replaylog.KindMMIORead:
+		if e.actors == e.cpus {
+			return nil, fmt.Errorf("%s: an MMIO read in a log without a disk", ev.String())
+		}
+	case replaylog.KindConsoleInput, replaylog.KindInterrupt, replaylog.KindPortIn:
 		return nil, fmt.Errorf("%s: this VMM has no device that logs %s events", ev.String(), ev.Kind)
 	}
 	out[v] = append(out[v], own)
@@ -124,7 +138,7 @@ func (e *Engine) crewItems(v int, ev *replaylog.Event, own *item, out map[int][]
 		}
 		logged[int(c.VCPU)] = cp
 	}
-	at := make([]crew.Pos, e.cpus)
+	at := make([]crew.Pos, e.actors)
 	t := &transition{}
 	for _, r := range plan.Reduce {
 		pos, ok := logged[r.Actor]

@@ -16,7 +16,7 @@ const testPages = 16
 
 func newDispatcher(t *testing.T, cpus int) *Engine {
 	t.Helper()
-	e := &Engine{cpus: cpus, names: crewview.NewNames(cpus)}
+	e := &Engine{cpus: cpus, actors: cpus, names: crewview.NewNames(cpus)}
 	if cpus > 1 {
 		st, err := crew.ForMemory(cpus, testPages*4096, 4096)
 		if err != nil {
@@ -125,10 +125,16 @@ func TestDispatchErrors(t *testing.T) {
 			ev.State = replaylog.PageExclusive
 			return ev
 		}, "the page went"},
-		{"device event", 2, func() replaylog.Event {
-			ev := replaylog.DMA(0, 0, []byte{1}, nil)
-			ev.VCPU = 0
+		{"transfer of a vCPU", 2, func() replaylog.Event {
+			return replaylog.DMA(0, 0, 1, nil)
+		}, "a transfer of a vCPU"},
+		{"mmio read without a disk", 2, func() replaylog.Event {
+			ev := replaylog.MMIORead(0, 0xd0000000, []byte{1, 0, 0, 0})
+			ev.Pos = replaylog.ExitPos(1)
 			return ev
+		}, "without a disk"},
+		{"device event", 2, func() replaylog.Event {
+			return replaylog.PortIn(0, 0x60, 1, 0)
 		}, "no device"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

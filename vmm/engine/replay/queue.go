@@ -52,14 +52,14 @@ type transition struct{ pending int }
 // wait blocks c until ready (called with e.mu held) says yes, the replay
 // fails or every vCPU waits for another (a deadlock: the log's orderings
 // cannot be met, so the replay diverged).
-func (e *Engine) wait(c *machine.VCPU, why string, ready func() bool, starving bool) error {
+func (e *Engine) wait(actor int, why string, ready func() bool, starving bool) error {
 	if starving {
 		e.starving++
 		defer func() { e.starving-- }()
 	}
 	e.blocked++
-	e.waitWhy[c.ID()], e.ready[c.ID()] = why, ready
-	defer func() { e.blocked--; e.waitWhy[c.ID()], e.ready[c.ID()] = "", nil }()
+	e.waitWhy[actor], e.ready[actor] = why, ready
+	defer func() { e.blocked--; e.waitWhy[actor], e.ready[actor] = "", nil }()
 	// One broadcast, so that the others see c blocked and can tell a
 	// deadlock; broadcasting on every wake-up would make the waiters wake
 	// each other for ever and starve the vCPUs that run.
@@ -72,10 +72,10 @@ func (e *Engine) wait(c *machine.VCPU, why string, ready func() bool, starving b
 			var b []string
 			for i, w := range e.waitWhy {
 				if w != "" {
-					b = append(b, fmt.Sprintf("vCPU %d waits for %s", i, w))
+					b = append(b, fmt.Sprintf("%s waits for %s", e.actorName(i), w))
 				}
 			}
-			e.fail(divergence(c, e.read, "replay deadlocked: %s", strings.Join(b, "; ")))
+			e.fail(e.divergence(actor, e.read, "replay deadlocked: %s", strings.Join(b, "; ")))
 			return e.err
 		}
 		e.cond.Wait()
@@ -87,7 +87,11 @@ func (e *Engine) wait(c *machine.VCPU, why string, ready func() bool, starving b
 // all are blocked or parked, none is ready, and the dispatcher can give
 // a starving one nothing more.
 func (e *Engine) stuck() bool {
-	if e.blocked+e.parked != e.cpus || (e.starving > 0 && !e.eof) {
+	done := e.parked
+	if e.dmaDone {
+		done++
+	}
+	if e.blocked+done != e.actors || (e.starving > 0 && !e.eof) {
 		return false
 	}
 	for _, r := range e.ready {
@@ -101,7 +105,7 @@ func (e *Engine) stuck() bool {
 // peek returns c's next item, waiting for the dispatcher.
 func (e *Engine) peek(c *machine.VCPU) (*item, error) {
 	q := &e.queue[c.ID()]
-	if err := e.wait(c, "the log to go on", func() bool { return len(*q) > 0 || e.eof }, true); err != nil {
+	if err := e.wait(c.ID(), "the log to go on", func() bool { return len(*q) > 0 || e.eof }, true); err != nil {
 		return nil, err
 	}
 	if len(*q) == 0 {
@@ -110,8 +114,8 @@ func (e *Engine) peek(c *machine.VCPU) (*item, error) {
 	return (*q)[0], nil
 }
 
-func (e *Engine) pop(c *machine.VCPU) {
-	e.queue[c.ID()] = e.queue[c.ID()][1:]
+func (e *Engine) pop(actor int) {
+	e.queue[actor] = e.queue[actor][1:]
 	e.total--
 	e.cond.Broadcast()
 }
@@ -149,7 +153,7 @@ func (e *Engine) serveDue(c *machine.VCPU) (*item, error) {
 			return nil, err
 		}
 		it.t.pending--
-		e.pop(c)
+		e.pop(c.ID())
 	}
 }
 
@@ -169,23 +173,31 @@ func (e *Engine) expect(c *machine.VCPU, k replaylog.Kind, what string) (*item, 
 	if it.ev == nil || it.ev.Kind != k || it.pos != e.current(c) || it.ev.Pos.Kind == replaylog.PosState {
 		return nil, divergence(c, it.idx, "the guest asked for %s at exit %d, but the log has %s", what, c.Exits(), e.describe(it))
 	}
-	for _, w := range it.waits {
-		v := int(w.VCPU)
-		pos, _ := crewview.SeqPos(v, w.Pos)
-		if err := e.wait(c, fmt.Sprintf("vCPU %d to reach %s (event %d)", v, w.Pos, it.idx),
-			func() bool { return e.passed(v, pos, it.idx) }, false); err != nil {
-			return nil, err
-		}
-	}
-	if it.t != nil {
-		if err := e.wait(c, fmt.Sprintf("the reductions of event %d", it.idx), func() bool { return it.t.pending == 0 }, false); err != nil {
-			return nil, err
-		}
+	if err := e.meet(c.ID(), it); err != nil {
+		return nil, err
 	}
 	// Popped only now: until its orderings are met, the event holds back
 	// the events that are ordered after c's position (passed).
-	e.pop(c)
+	e.pop(c.ID())
 	return it, nil
+}
+
+// meet waits until the orderings of actor's own item it are met: the
+// other actors it names have passed their positions, and the reductions
+// its transition made are done. Called with e.mu held.
+func (e *Engine) meet(actor int, it *item) error {
+	for _, w := range it.waits {
+		v := int(w.VCPU)
+		pos, _ := crewview.SeqPos(v, w.Pos)
+		if err := e.wait(actor, fmt.Sprintf("%s to reach %s (event %d)", e.actorName(v), w.Pos, it.idx),
+			func() bool { return e.passed(v, pos, it.idx) }, false); err != nil {
+			return err
+		}
+	}
+	if it.t != nil {
+		return e.wait(actor, fmt.Sprintf("the reductions of event %d", it.idx), func() bool { return it.t.pending == 0 }, false)
+	}
+	return nil
 }
 
 // passed says whether vCPU v has done, by the time of log event idx,
@@ -263,15 +275,26 @@ func (e *Engine) BeforeEnter(c *machine.VCPU) (bool, error) {
 func (e *Engine) park(c *machine.VCPU) error {
 	e.mu.Lock()
 	e.parked++
-	last := e.parked == e.cpus
-	status, exited := e.status, e.exited
+	err := e.finishIfDone()
 	e.cond.Broadcast()
 	e.mu.Unlock()
-	if last {
-		if !exited {
-			return divergence(c, e.read, "every vCPU reached its final position, but the guest did not exit")
-		}
-		e.m.Finish(status, nil)
+	if err != nil {
+		return err
 	}
 	return machine.ErrDone
+}
+
+// finishIfDone ends the replay once every vCPU is at its final position
+// and the DMA actor, if any, has performed every transfer: then End
+// compares the final state. Called with e.mu held by the last to get
+// there.
+func (e *Engine) finishIfDone() error {
+	if e.parked < e.cpus || e.actors > e.cpus && !e.dmaDone {
+		return nil
+	}
+	if !e.exited {
+		return &DivergenceError{Event: e.read, CPU: e.cpus - 1, Msg: "every vCPU reached its final position, but the guest did not exit"}
+	}
+	e.m.Finish(e.status, nil)
+	return nil
 }

@@ -8,6 +8,7 @@ package replay
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"time"
@@ -58,13 +59,32 @@ func divergence(c *machine.VCPU, event uint64, format string, args ...any) error
 	return &DivergenceError{Event: event, CPU: c.ID(), RIP: rip, Msg: fmt.Sprintf(format, args...)}
 }
 
+// divergence is a divergence seen by actor: a vCPU, with its RIP, or
+// the DMA actor.
+func (e *Engine) divergence(actor int, event uint64, format string, args ...any) error {
+	if actor < e.cpus {
+		return divergence(e.m.VCPUs()[actor], event, format, args...)
+	}
+	return &DivergenceError{Event: event, CPU: actor, Msg: "the DMA actor: " + fmt.Sprintf(format, args...)}
+}
+
+// actorName names an actor for people.
+func (e *Engine) actorName(actor int) string {
+	if actor < e.cpus {
+		return fmt.Sprintf("vCPU %d", actor)
+	}
+	return fmt.Sprintf("the DMA actor (%d)", actor)
+}
+
 // Engine replays a recording on a machine.
 type Engine struct {
 	m     *machine.Machine
 	r     *replaylog.Reader
 	opts  Options
-	views *crewview.Views // nil with one vCPU
-	cpus  int
+	views *crewview.Views // nil with one vCPU and no disk
+	// cpus counts the vCPUs; actors adds the DMA actor, numbered cpus,
+	// when the recording had a disk (dma.go).
+	cpus, actors int
 	// st and names are the dispatcher's: crew's state machine, which it
 	// runs to know every reduction (the views' with more than one vCPU,
 	// nil with one), and the names of the state positions it has read.
@@ -73,8 +93,9 @@ type Engine struct {
 	// seq is the state position each vCPU stands at after its last
 	// exit, 0 at the exit; its own thread's.
 	seq []uint64
-	// dispatched is closed when the dispatcher has ended.
-	dispatched chan struct{}
+	// dispatched is closed when the dispatcher has ended, dmaEnded when
+	// the DMA actor's goroutine has (at once without one).
+	dispatched, dmaEnded chan struct{}
 	// tr is the trace mode's state; nil in a plain replay.
 	tr *tracer
 
@@ -94,6 +115,8 @@ type Engine struct {
 	ready                     []func() bool
 	status                    int
 	exited                    bool
+	// dmaDone says the DMA actor has performed every transfer.
+	dmaDone bool
 }
 
 // New makes m replay the recording r. With more than one vCPU it
@@ -102,10 +125,11 @@ func New(m *machine.Machine, r *replaylog.Reader, opts Options) (*Engine, error)
 	if opts.SeekTimeout <= 0 {
 		opts.SeekTimeout = DefaultSeekTimeout
 	}
-	cpus := len(m.VCPUs())
-	e := &Engine{m: m, r: r, opts: opts, cpus: cpus, seq: make([]uint64, cpus), dispatched: make(chan struct{}),
-		queue: make([][]*item, cpus), progress: make([]crew.Pos, cpus),
-		waitWhy: make([]string, cpus), ready: make([]func() bool, cpus)}
+	cpus, actors := len(m.VCPUs()), m.Actors()
+	e := &Engine{m: m, r: r, opts: opts, cpus: cpus, actors: actors, seq: make([]uint64, cpus),
+		dispatched: make(chan struct{}), dmaEnded: make(chan struct{}),
+		queue: make([][]*item, actors), progress: make([]crew.Pos, actors),
+		waitWhy: make([]string, actors), ready: make([]func() bool, actors)}
 	e.cond = sync.NewCond(&e.mu)
 	if opts.Trace != nil {
 		if opts.Trace.Sink == nil {
@@ -113,7 +137,7 @@ func New(m *machine.Machine, r *replaylog.Reader, opts Options) (*Engine, error)
 		}
 		e.tr = newTracer(*opts.Trace, cpus)
 	}
-	if cpus > 1 {
+	if actors > 1 {
 		var err error
 		if e.views, err = crewview.New(m, opts.Granularity); err != nil {
 			return nil, err
@@ -138,8 +162,22 @@ func (e *Engine) Start(m *machine.Machine) error {
 			m.Finish(0, err)
 		}
 	}()
+	if e.actors == e.cpus {
+		close(e.dmaEnded)
+		return nil
+	}
+	go func() {
+		defer close(e.dmaEnded)
+		if err := e.serveDMA(); err != nil && err != machine.ErrStopping {
+			m.Finish(0, err)
+		}
+	}()
 	return nil
 }
+
+// DMA implements machine.Engine: a replay performs the disk's transfers
+// from the log (dma.go), so the machine runs no device thread.
+func (*Engine) DMA() machine.DMA { return nil }
 
 // Stop implements machine.Engine: it wakes every waiting vCPU and waits
 // for the dispatcher.
@@ -148,6 +186,7 @@ func (e *Engine) Stop() {
 	e.fail(machine.ErrStopping)
 	e.mu.Unlock()
 	<-e.dispatched
+	<-e.dmaEnded
 }
 
 // AfterRun implements machine.Engine: in trace mode it steps the vCPU
@@ -178,8 +217,11 @@ func (e *Engine) Halt(c *machine.VCPU) error {
 // Input implements machine.Engine: the recorded value.
 func (e *Engine) Input(c *machine.VCPU, in machine.Input) (uint64, error) {
 	what := "the clock"
-	if in.Kind == replaylog.KindTSC {
+	switch in.Kind {
+	case replaylog.KindTSC:
 		what = replaylog.TSCInsnName(in.Insn)
+	case replaylog.KindMMIORead:
+		what = "an MMIO read"
 	}
 	it, err := e.expect(c, in.Kind, what)
 	if err != nil {
@@ -187,6 +229,14 @@ func (e *Engine) Input(c *machine.VCPU, in machine.Input) (uint64, error) {
 	}
 	if in.Kind == replaylog.KindTSC && it.ev.Nr != in.Insn {
 		return 0, divergence(c, it.idx, "the guest executed %s, but the log has %s", what, it.ev.String())
+	}
+	if in.Kind == replaylog.KindMMIORead {
+		if it.ev.Addr != in.Addr || len(it.ev.Data) != in.Size {
+			return 0, divergence(c, it.idx, "the guest made a %d-byte MMIO read of %#x, but the log has %s", in.Size, in.Addr, it.ev.String())
+		}
+		var b [8]byte
+		copy(b[:], it.ev.Data)
+		return binary.LittleEndian.Uint64(b[:]), nil
 	}
 	return it.ev.Value, nil
 }

@@ -8,12 +8,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crewvm/crewvm/replaylog"
+	"github.com/crewvm/crewvm/vmm/devices/virtio"
 	"github.com/crewvm/crewvm/vmm/machine"
 )
 
 // Engine runs the guest as it is.
 type Engine struct {
-	m *machine.Machine
+	m   *machine.Machine
+	dma dma
 }
 
 // New returns a plain engine.
@@ -21,7 +23,7 @@ func New() *Engine { return &Engine{} }
 
 // Start implements machine.Engine.
 func (e *Engine) Start(m *machine.Machine) error {
-	e.m = m
+	e.m, e.dma.m = m, m
 	return nil
 }
 
@@ -54,6 +56,22 @@ func (*Engine) Report(*machine.VCPU, replaylog.Event, string) error { return nil
 func (e *Engine) GuestExit(_ *machine.VCPU, status int) error {
 	e.m.Finish(status, nil)
 	return nil
+}
+
+// DMA implements machine.Engine: a plain run's device reaches RAM
+// directly, one transfer at a time (the device has one thread).
+func (e *Engine) DMA() machine.DMA { return &e.dma }
+
+// dma numbers the transfers of a plain run.
+type dma struct {
+	m *machine.Machine
+	n uint64
+}
+
+// Transfer implements machine.DMA.
+func (d *dma) Transfer(fn func(mem virtio.Memory) error) (uint64, error) {
+	d.n++
+	return d.n, fn(d.m.Memory())
 }
 
 // Stop implements machine.Engine.
