@@ -10,7 +10,7 @@ extern const struct workload wl_adv_bts, wl_adv_straddle, wl_adv_twomem, wl_adv_
 	wl_adv_xsave, wl_adv_fsgs, wl_adv_pagecross, wl_adv_alias, wl_adv_shortloop, wl_adv_rdtsc,
 	wl_adv_gather;
 extern const struct workload wl_trace_hits, wl_trace_fields, wl_fstest;
-extern const struct workload wl_diskread, wl_diskwrite, wl_diskmix;
+extern const struct workload wl_diskread, wl_diskwrite, wl_diskmix, wl_bad_disk;
 
 const struct workload *const workloads[] = {
 	&wl_hello,
@@ -50,5 +50,6 @@ const struct workload *const workloads[] = {
 	&wl_diskread,
 	&wl_diskwrite,
 	&wl_diskmix,
+	&wl_bad_disk,
 	NULL,
 };

@@ -129,7 +129,7 @@ func (m *Machine) mmio(c *VCPU) error {
 		binary.LittleEndian.PutUint64(buf[:], run.Data[1])
 		notify, err := m.disk.blk.Write(off, size, binary.LittleEndian.Uint64(buf[:]))
 		if err != nil {
-			return c.GuestError("virtio-blk: %v", err)
+			return c.GuestError("%v", err)
 		}
 		if notify {
 			m.notifyDisk(c)
@@ -189,7 +189,7 @@ func (m *Machine) serveDisk(dma DMA, stderr io.Writer) {
 			return
 		}
 		if bad != nil {
-			fmt.Fprintf(stderr, "vmm: virtio-blk: queue 0 notified by vCPU %v: %v; the device needs a reset\n", wake, bad)
+			fmt.Fprintf(stderr, "vmm: queue 0 notified by vCPU %v: %v\n", wake, bad)
 		}
 		for _, r := range reqs {
 			d.blk.Serve(r, d.image)
@@ -203,7 +203,7 @@ func (m *Machine) serveDisk(dma DMA, stderr io.Writer) {
 			return
 		}
 		if bad != nil {
-			fmt.Fprintf(stderr, "vmm: virtio-blk: queue 0 notified by vCPU %v: %v; the device needs a reset\n", wake, bad)
+			fmt.Fprintf(stderr, "vmm: queue 0 notified by vCPU %v: %v\n", wake, bad)
 		}
 		for _, cpu := range wake {
 			m.halts.wakeCPU(cpu, Waker{CPU: m.DMAActor(), Exits: pos})
