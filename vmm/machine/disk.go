@@ -1,7 +1,6 @@
 package machine
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -124,10 +123,11 @@ func (m *Machine) mmio(c *VCPU) error {
 		}
 		return nil
 	}
-	var buf [8]byte
+	// kvm_run's data holds the access's bytes, little-endian, and stale
+	// ones above them.
+	mask := ^uint64(0) >> (64 - 8*size)
 	if write {
-		binary.LittleEndian.PutUint64(buf[:], run.Data[1])
-		notify, err := m.disk.blk.Write(off, size, binary.LittleEndian.Uint64(buf[:]))
+		notify, err := m.disk.blk.Write(off, size, run.Data[1]&mask)
 		if err != nil {
 			return c.GuestError("%v", err)
 		}
@@ -140,9 +140,7 @@ func (m *Machine) mmio(c *VCPU) error {
 	if err != nil {
 		return err
 	}
-	binary.LittleEndian.PutUint64(buf[:], v)
-	clear(buf[size:])
-	run.Data[1] = binary.LittleEndian.Uint64(buf[:])
+	run.Data[1] = v & mask
 	return nil
 }
 
@@ -164,6 +162,13 @@ func (m *Machine) notifyDisk(c *VCPU) {
 // I/O, then the wakes of the vCPUs that asked for the round.
 func (m *Machine) serveDisk(dma DMA, stderr io.Writer) {
 	d := m.disk
+	// warn reports what the device could not parse: the guest's doing,
+	// which the device answers with DEVICE_NEEDS_RESET.
+	warn := func(bad error, wake []int) {
+		if bad != nil {
+			fmt.Fprintf(stderr, "vmm: queue 0 notified by vCPU %v: %v\n", wake, bad)
+		}
+	}
 	for {
 		select {
 		case <-m.stop:
@@ -188,9 +193,7 @@ func (m *Machine) serveDisk(dma DMA, stderr io.Writer) {
 			m.Finish(0, fmt.Errorf("virtio-blk: %w", err))
 			return
 		}
-		if bad != nil {
-			fmt.Fprintf(stderr, "vmm: queue 0 notified by vCPU %v: %v\n", wake, bad)
-		}
+		warn(bad, wake)
 		for _, r := range reqs {
 			d.blk.Serve(r, d.image)
 		}
@@ -202,9 +205,7 @@ func (m *Machine) serveDisk(dma DMA, stderr io.Writer) {
 			m.Finish(0, fmt.Errorf("virtio-blk: %w", err))
 			return
 		}
-		if bad != nil {
-			fmt.Fprintf(stderr, "vmm: queue 0 notified by vCPU %v: %v\n", wake, bad)
-		}
+		warn(bad, wake)
 		for _, cpu := range wake {
 			m.halts.wakeCPU(cpu, Waker{CPU: m.DMAActor(), Exits: pos})
 		}

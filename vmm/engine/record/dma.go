@@ -34,20 +34,27 @@ func (e *Engine) Transfer(fn func(mem virtio.Memory) error) (uint64, error) {
 	if tx.err != nil {
 		return 0, tx.err
 	}
-	actor := uint32(e.m.DMAActor())
-	for _, part := range split(tx.writes) {
-		ev := replaylog.DMA(actor, 0, e.dmaN, (&replaylog.DMATransfer{Writes: part}).Marshal())
-		if err := e.append(ev); err != nil {
+	// The reads go in the first event: replay checks an event's reads
+	// before it performs its writes, and a transfer reads before it writes.
+	parts := split(tx.writes)
+	if len(parts) == 0 {
+		parts = [][]replaylog.DMAWrite{nil}
+	}
+	for i, part := range parts {
+		t := replaylog.DMATransfer{Writes: part}
+		if i == 0 {
+			t.Reads, t.ReadHash = tx.reads, tx.hash.Sum64()
+		}
+		if err := e.append(replaylog.DMA(uint32(e.m.DMAActor()), 0, e.dmaN, t.Marshal())); err != nil {
 			return 0, err
 		}
 	}
-	last := replaylog.DMATransfer{Reads: tx.reads, ReadHash: tx.hash.Sum64()}
-	return e.dmaN, e.append(replaylog.DMA(actor, 0, e.dmaN, last.Marshal()))
+	return e.dmaN, nil
 }
 
 // maxDMAEvent bounds the writes one DMA event carries, well inside
 // replaylog.MaxEventData: a larger transfer is logged as several events
-// at one position, the last with its reads.
+// at one position, the first with its reads.
 const maxDMAEvent = 1 << 20
 
 // split cuts writes into runs of at most maxDMAEvent bytes each (a
@@ -87,6 +94,14 @@ type transfer struct {
 
 // ReadAt implements virtio.Memory: read rights first, then the bytes.
 func (t *transfer) ReadAt(p []byte, gpa uint64) error {
+	if len(t.writes) > 0 && t.err == nil {
+		// The device's bug, not the guest's: replay checks a
+		// transfer's reads before its writes.
+		t.err = fmt.Errorf("DMA actor: a transfer read guest memory after it wrote some")
+	}
+	if t.err != nil {
+		return t.err
+	}
 	src, err := t.take(gpa, len(p), crew.Read)
 	if err != nil {
 		return err

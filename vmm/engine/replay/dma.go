@@ -27,7 +27,7 @@ func (e *Engine) serveDMA() error {
 		if len(*q) == 0 {
 			e.dmaDone = true
 			e.cond.Broadcast()
-			return e.finishIfDone()
+			return e.finishIfDone(a)
 		}
 		it := (*q)[0]
 		if it.ev == nil {

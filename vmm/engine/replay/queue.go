@@ -275,7 +275,7 @@ func (e *Engine) BeforeEnter(c *machine.VCPU) (bool, error) {
 func (e *Engine) park(c *machine.VCPU) error {
 	e.mu.Lock()
 	e.parked++
-	err := e.finishIfDone()
+	err := e.finishIfDone(c.ID())
 	e.cond.Broadcast()
 	e.mu.Unlock()
 	if err != nil {
@@ -286,14 +286,14 @@ func (e *Engine) park(c *machine.VCPU) error {
 
 // finishIfDone ends the replay once every vCPU is at its final position
 // and the DMA actor, if any, has performed every transfer: then End
-// compares the final state. Called with e.mu held by the last to get
-// there.
-func (e *Engine) finishIfDone() error {
+// compares the final state. Called with e.mu held by actor, the last to
+// get there.
+func (e *Engine) finishIfDone(actor int) error {
 	if e.parked < e.cpus || e.actors > e.cpus && !e.dmaDone {
 		return nil
 	}
 	if !e.exited {
-		return &DivergenceError{Event: e.read, CPU: e.cpus - 1, Msg: "every vCPU reached its final position, but the guest did not exit"}
+		return e.divergence(actor, e.read, "every vCPU reached its final position, but the guest did not exit")
 	}
 	e.m.Finish(e.status, nil)
 	return nil
