@@ -617,9 +617,11 @@ func TestCREWProbeCosts(t *testing.T) {
 	add("KVM_GET_DIRTY_LOG of an 8 MiB slot", m.ratio(dirtyLogCost(t)), "")
 	add("single-step (RFLAGS.TF) + KVM_GET_REGS", m.ratio(stepCost(t, snipSpin, true)), "")
 	add("int3 hit + KVM_GET_REGS", m.ratio(stepCost(t, snipInt3, false)), "")
-	kick, done := kicker(t)
-	add("kick: immediate_exit + tgkill until KVM_RUN returns EINTR", meter{reps: 5, n: 30, base: m.base}.ratioTimed(kick), "latency across threads")
+	var lost int
+	kick, done := kicker(t, &lost)
+	kicks := meter{reps: 5, n: 30, base: m.base}.ratioTimed(kick)
 	done()
+	add("kick: immediate_exit + tgkill until KVM_RUN returns EINTR", kicks, fmt.Sprintf("latency across threads; %d kicks lost (kicked again after 50 ms)", lost))
 	code, _ := p.M.Memory().Slice(probe.Code, 15)
 	copy(code, snipPingPong)
 	regs := &kvm.Regs{RIP: probe.Code, RBX: probe.A, RCX: probe.B}
@@ -844,8 +846,9 @@ func stepCost(t *testing.T, code []byte, tf bool) func() {
 // kicker runs vCPU 0 spinning in the guest on its own thread. kick kicks
 // it as Machine.kickAll does (immediate_exit, then tgkill, so a kick that
 // lands before KVM_RUN is not lost) and returns the time until KVM_RUN
-// returned EINTR in the vCPU thread; done stops the vCPU.
-func kicker(t *testing.T) (kick func() time.Duration, done func()) {
+// returned EINTR in the vCPU thread; done stops the vCPU. Kicks that
+// had to be repeated are counted in *lost.
+func kicker(t *testing.T, lost *int) (kick func() time.Duration, done func()) {
 	p := probe.New(t, 1)
 	p.Load(probe.Code, []byte{0xeb, 0xfe}) // jmp $
 	p.Start(0, probe.Code, nil)
@@ -876,20 +879,27 @@ func kicker(t *testing.T) (kick func() time.Duration, done func()) {
 		for spin := time.Now(); time.Since(spin) < 200*time.Microsecond; {
 		}
 		kicked := time.Now()
-		v.RunData().ImmediateExit = 1
-		if err := unix.Tgkill(os.Getpid(), tid, unix.SIGURG); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case got := <-back:
-			if got.IsZero() {
-				t.Fatal("kick: KVM_RUN did not return EINTR")
+		// Kick again every 50 ms, as machine.Hold does: CI once saw a
+		// kick lost under load. A lost kick is a host fact for the
+		// table, not a failure; a vCPU that no kick moves is.
+		for tries := 0; ; tries++ {
+			v.RunData().ImmediateExit = 1
+			if err := unix.Tgkill(os.Getpid(), tid, unix.SIGURG); err != nil {
+				t.Fatal(err)
 			}
-			return got.Sub(kicked)
-		case <-time.After(10 * time.Second):
-			t.Fatal("kick: the vCPU did not leave KVM_RUN")
+			select {
+			case got := <-back:
+				if got.IsZero() {
+					t.Fatal("kick: KVM_RUN did not return EINTR")
+				}
+				return got.Sub(kicked)
+			case <-time.After(50 * time.Millisecond):
+				if tries == 200 {
+					t.Fatal("kick: 200 kicks in 10 s, and the vCPU did not leave KVM_RUN")
+				}
+				*lost++
+			}
 		}
-		return 0
 	}
 	done = func() {
 		stop.Store(true)
