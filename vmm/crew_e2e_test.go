@@ -89,15 +89,9 @@ func replayConfig(t *testing.T, path string) Config {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	h := r.Header()
-	cpuid, err := DecodeCPUID(h.CPUID)
+	cfg, err := ReplayConfig(r, guest.Kernel)
 	if err != nil {
 		t.Fatal(err)
-	}
-	cfg := Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: guest.Kernel, Args: h.Args, Input: h.Input,
-		Replay: r, CPUID: cpuid, Granularity: uint64(h.PageSize)}
-	if h.DiskSize > 0 {
-		cfg.Disk = &Disk{Size: h.DiskSize, ReadOnly: h.DiskReadOnly}
 	}
 	return cfg
 }

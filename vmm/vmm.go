@@ -53,6 +53,12 @@ type Config struct {
 	TraceEverywhere, TraceFetches bool
 	// TraceRanges limits the accesses delivered to these ranges.
 	TraceRanges []TraceRange
+	// TraceWindow, with Replay, steps one vCPU between two of its exits
+	// (analyses or not) and nothing else.
+	TraceWindow *TraceWindow
+	// Watch, with Replay, is shown every vCPU's exits and traced steps
+	// (vmm bisect).
+	Watch *Watch
 	// Disk, when set, gives the guest a virtio-blk disk (vmm run
 	// --disk); a replay's has no image. Whoever opened its image closes
 	// it (Disk.Close), so one disk serves several runs of a config.
@@ -79,6 +85,12 @@ type (
 	Label = machine.Label
 	// TraceRange is a guest-physical range a trace is limited to.
 	TraceRange = replayengine.AddrRange
+	// TraceWindow is one vCPU between two of its exits.
+	TraceWindow = replayengine.Window
+	// Watch looks at a replay's vCPUs at their exits and steps.
+	Watch = replayengine.Watch
+	// WatchPoint is where a Watch sees a vCPU.
+	WatchPoint = replayengine.Point
 	// Disk is the guest's virtio-blk disk.
 	Disk = machine.Disk
 )
@@ -135,10 +147,10 @@ func New(cfg Config) (*Machine, error) {
 	}
 	m := &Machine{cfg: cfg, core: core, engine: runengine.New()}
 	if cfg.Replay != nil {
-		opts := replayengine.Options{Granularity: cfg.Granularity, SeekTimeout: cfg.SeekTimeout}
-		if len(cfg.Analyses) > 0 {
+		opts := replayengine.Options{Granularity: cfg.Granularity, SeekTimeout: cfg.SeekTimeout, Watch: cfg.Watch}
+		if len(cfg.Analyses) > 0 || cfg.TraceWindow != nil {
 			opts.Trace = &replayengine.TraceOptions{Sink: m.analyse, Everywhere: cfg.TraceEverywhere, Fetches: cfg.TraceFetches,
-				Ranges: cfg.TraceRanges}
+				Ranges: cfg.TraceRanges, Window: cfg.TraceWindow}
 		}
 		e, err := replayengine.New(core, cfg.Replay, opts)
 		if err != nil {
@@ -225,3 +237,23 @@ func (m *Machine) Labels() []Label { return m.core.Labels() }
 
 // Close releases every vCPU, VM and the guest memory.
 func (m *Machine) Close() error { return m.core.Close() }
+
+// ReplayConfig is the configuration that replays the recording r on the
+// guest image: the machine its header describes, fed from r. The caller
+// adds the console, timeouts and analyses.
+func ReplayConfig(r *replaylog.Reader, image []byte) (Config, error) {
+	h := r.Header()
+	if h.Minor < 1 {
+		return Config{}, fmt.Errorf("format %d.%d was written before halts were logged; record it again", h.Major, h.Minor)
+	}
+	cpuid, err := DecodeCPUID(h.CPUID)
+	if err != nil {
+		return Config{}, fmt.Errorf("header: %w", err)
+	}
+	cfg := Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: image, Args: h.Args, Input: h.Input,
+		Replay: r, CPUID: cpuid, Granularity: uint64(h.PageSize)}
+	if h.DiskSize > 0 {
+		cfg.Disk = &Disk{Size: h.DiskSize, ReadOnly: h.DiskReadOnly}
+	}
+	return cfg, nil
+}

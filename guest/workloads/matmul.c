@@ -23,6 +23,19 @@ struct matmul_counter {
 	u64 row;
 } __attribute__((aligned(CACHE_LINE)));
 
+/* vmm bisect's end-to-end test site: guest/Makefile builds a variant
+ * image with BISECT_ADD 1, which differs from this one in the immediate
+ * of one add instruction of the same size. */
+#ifndef BISECT_ADD
+#define BISECT_ADD 0
+#endif
+
+static u64 bisect_site(u64 x)
+{
+	__asm__("add %1, %0" : "+r"(x) : "i"(BISECT_ADD));
+	return x;
+}
+
 static const char matmul_usage[] = "[n (default 1280)]";
 static u64 n;
 static double *ma, *mb, *mc;
@@ -79,6 +92,8 @@ static void matmul_run(struct wctx *w, int cpu)
 			mb[i * n + j] = matmul_entry(1, i, j);
 		}
 	}
+	if (lo < hi)
+		ma[lo * n] = (double)(s64)bisect_site((u64)(s64)ma[lo * n]);
 	barrier_wait(&matmul_barrier);
 
 	for (;;) {

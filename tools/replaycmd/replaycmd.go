@@ -148,20 +148,13 @@ func Replay(path string, o Options, console io.Writer) (*vmm.Result, error) {
 		}
 		src = guestPath
 	}
-	cpuid, err := vmm.DecodeCPUID(h.CPUID)
+	cfg, err := vmm.ReplayConfig(r, image)
 	if err != nil {
-		return nil, fmt.Errorf("%s: header: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if h.Minor < 1 {
-		return nil, fmt.Errorf("%s: format %d.%d was written before halts were logged; record it again", path, h.Major, h.Minor)
-	}
-	cfg := vmm.Config{CPUs: int(h.VCPUs), MemSize: h.MemSize, Image: image, Args: h.Args, Input: h.Input,
-		Console: console, Replay: r, CPUID: cpuid, Timeout: o.Timeout, SeekTimeout: o.SeekTimeout, Granularity: uint64(h.PageSize),
-		Analyses: o.Analyses, AnalysisDir: o.Out, TraceEverywhere: o.Everywhere, TraceFetches: o.Fetches,
-		TraceRanges: o.Ranges}
-	if h.DiskSize > 0 {
-		cfg.Disk = &vmm.Disk{Size: h.DiskSize, ReadOnly: h.DiskReadOnly}
-	}
+	cfg.Console, cfg.Timeout, cfg.SeekTimeout = console, o.Timeout, o.SeekTimeout
+	cfg.Analyses, cfg.AnalysisDir = o.Analyses, o.Out
+	cfg.TraceEverywhere, cfg.TraceFetches, cfg.TraceRanges = o.Everywhere, o.Fetches, o.Ranges
 	m, err := vmm.New(cfg)
 	if err != nil {
 		return nil, err

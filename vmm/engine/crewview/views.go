@@ -166,6 +166,28 @@ func (k *Views) OwnedHash(cpu int) uint64 {
 
 var crcTable = crc64.MakeTable(crc64.ECMA)
 
+// Owned calls f with each run of pages cpu owns exclusively, as the
+// guest-physical range [lo, hi), adjacent pages merged, in address order.
+func (k *Views) Owned(cpu int, f func(lo, hi uint64)) {
+	var lo, hi uint64
+	for p, r := range k.rights[cpu] {
+		if r != crew.ReadWrite {
+			continue
+		}
+		a := k.st.Addr(p)
+		if hi != a || hi == 0 {
+			if hi != 0 {
+				f(lo, hi)
+			}
+			lo = a
+		}
+		hi = a + k.gran
+	}
+	if hi != 0 {
+		f(lo, hi)
+	}
+}
+
 // Name remembers the log position of cpu's state position p, which a
 // constraint on it names in full.
 func (n *Names) Name(cpu int, p crew.Pos, at replaylog.Position) { n.states[cpu][p] = at }

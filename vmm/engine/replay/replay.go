@@ -36,6 +36,8 @@ type Options struct {
 	SeekTimeout time.Duration
 	// Trace, when set, makes this a trace-mode replay (trace.go).
 	Trace *TraceOptions
+	// Watch, when set, is shown every vCPU's exits and traced steps.
+	Watch *Watch
 }
 
 // DivergenceError says a replay stopped matching its recording.
@@ -203,6 +205,9 @@ func (e *Engine) Exited(c *machine.VCPU) {
 	e.seq[c.ID()] = 0
 	if e.tr != nil {
 		e.tr.cpus[c.ID()].step = 0
+	}
+	if e.opts.Watch != nil && e.opts.Watch.Exit != nil {
+		e.watchExit(c)
 	}
 	e.reach(c, crewview.ExitPos(c.Exits()))
 }

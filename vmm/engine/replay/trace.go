@@ -40,6 +40,9 @@ type TraceOptions struct {
 	// Ranges, when set, deliver only the accesses that overlap one of
 	// these guest-physical ranges.
 	Ranges []AddrRange
+	// Window, when set, traces only its vCPU between two of its exits,
+	// in place of Everywhere and the test regions.
+	Window *Window
 }
 
 // AddrRange is the guest-physical range [Lo, Hi).
@@ -94,6 +97,9 @@ func newTracer(opts TraceOptions, cpus int) *tracer {
 
 // traced says whether c's instructions are traced now.
 func (t *tracer) traced(c *machine.VCPU) bool {
+	if t.opts.Window != nil {
+		return t.opts.Window.contains(c)
+	}
 	return t.opts.Everywhere || t.cpus[c.ID()].regions > 0
 }
 
@@ -265,7 +271,7 @@ func (e *Engine) stepped(c *machine.VCPU, errno unix.Errno) (*kvm.Regs, bool, er
 	before.RFLAGS &^= replaylog.RFLAGSIgnored
 	ran := errno != unix.EFAULT && after != before
 	if ran {
-		if err := e.delivered(c); err != nil {
+		if err := e.delivered(c, r); err != nil {
 			return nil, false, err
 		}
 	}
@@ -305,33 +311,40 @@ func (e *Engine) traceRun(c *machine.VCPU, errno unix.Errno) unix.Errno {
 	return errno
 }
 
-// delivered hands the accesses of the instruction c just completed to
-// the analyses, with the bytes it wrote.
-func (e *Engine) delivered(c *machine.VCPU) error {
+// delivered hands the accesses of the instruction c just completed,
+// which left registers r, to the analyses, with the bytes it wrote, and
+// to the Step watch.
+func (e *Engine) delivered(c *machine.VCPU, r *kvm.Regs) error {
 	t := e.tr
 	tc := &t.cpus[c.ID()]
 	ram := e.m.Memory().Host()
 	for i := range tc.pending {
-		a := tc.pending[i]
+		a := &tc.pending[i]
+		a.Exits, a.Step = c.Exits(), tc.step
+		if a.Kind.Writes() {
+			a.Value = ram[a.Addr : a.Addr+uint64(a.Size)]
+		}
 		if !t.opts.wanted(a.Addr, a.Size) {
 			continue
 		}
-		a.Exits, a.Step = c.Exits(), tc.step
 		if i == 0 || tc.pending[i-1].RIP != a.RIP {
 			tc.stack = e.unwind(tc.cpu, &tc.before, tc.stack[:0])
 		}
 		a.Stack = tc.stack
-		if a.Kind.Writes() {
-			a.Value = ram[a.Addr : a.Addr+uint64(a.Size)]
-		}
-		if err := t.emit(&analysis.Event{Kind: analysis.EventAccess, CPU: c.ID(), Access: a}); err != nil {
+		if err := t.emit(&analysis.Event{Kind: analysis.EventAccess, CPU: c.ID(), Access: *a}); err != nil {
 			return err
 		}
 		tc.accesses++
 	}
-	tc.pending = tc.pending[:0]
 	tc.step++
 	tc.steps++
+	if w := e.opts.Watch; w != nil && w.Step != nil {
+		p := &Point{CPU: c.ID(), Exits: c.Exits(), Step: tc.step, RIP: tc.before.RIP, Regs: r, Accesses: tc.pending, e: e, c: c}
+		if err := w.Step(p); err != nil {
+			return err
+		}
+	}
+	tc.pending = tc.pending[:0]
 	return nil
 }
 
