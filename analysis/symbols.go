@@ -246,3 +246,41 @@ func fieldPath(t dwarf.Type, off uint64) string {
 	}
 	return b.String()
 }
+
+// In names what lies in [lo, hi): the objects that overlap it (one that
+// begins below lo as name+offset), or, where there are none, the
+// functions that begin in it, as "name()". vmm diff names a CREW page
+// with it.
+func (s *Symbols) In(lo, hi uint64) []string {
+	var out []string
+	i, _ := slices.BinarySearchFunc(s.objects, lo, func(e symbol, a uint64) int { return cmp.Compare(e.addr, a) })
+	if i > 0 && s.objects[i-1].addr+s.objects[i-1].size > lo {
+		i--
+	}
+	for ; i < len(s.objects) && s.objects[i].addr < hi; i++ {
+		name := s.objects[i].name
+		if s.objects[i].addr < lo {
+			name = fmt.Sprintf("%s+%#x", name, lo-s.objects[i].addr)
+		}
+		out = append(out, name)
+	}
+	if len(out) > 0 {
+		return out
+	}
+	j, _ := slices.BinarySearchFunc(s.funcs, lo, func(e symbol, a uint64) int { return cmp.Compare(e.addr, a) })
+	for ; j < len(s.funcs) && s.funcs[j].addr < hi; j++ {
+		out = append(out, s.funcs[j].name+"()")
+	}
+	return out
+}
+
+// Lookup returns the symbol that covers addr and its start, or "" and 0:
+// the symbol lookup x86asm's disassembly takes.
+func (s *Symbols) Lookup(addr uint64) (string, uint64) {
+	for _, table := range [][]symbol{s.objects, s.funcs} {
+		if e, ok := find(table, addr, func(e symbol) uint64 { return e.addr }, func(e symbol) uint64 { return e.size }); ok {
+			return e.name, e.addr
+		}
+	}
+	return "", 0
+}

@@ -20,7 +20,7 @@ import (
 // when the executions do not differ, 1 when they do, cli.ExitUsage or
 // cli.ExitFailure on trouble.
 func Main(args []string, stdout, stderr io.Writer) int {
-	fs := cli.NewFlagSet("bisect", "[--guest NEW.elf] [--json] LOG\n\n"+
+	fs := cli.NewFlagSet("bisect", "[--guest NEW.elf] [--recorded-guest OLD.elf] [--json] LOG\n\n"+
 		"Replays LOG twice side by side: with the guest image it was recorded with\n"+
 		"(the one its header names, or the built-in guest), and with the candidate\n"+
 		"image NEW.elf (default: the built-in guest), and finds the first instruction\n"+

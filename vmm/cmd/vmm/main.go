@@ -8,13 +8,16 @@
 //	vmm log     stat|dump|verify FILE
 //	vmm testgen --model NAME [--calls A,B] -o FILE
 //	vmm disk    make FILE SIZE
+//	vmm bisect  [--guest NEW.elf] [--recorded-guest OLD.elf] [--json] LOG
+//	vmm diff    [--json] [--context N] [--follow N] A.log B.log
 //
 // Exit status: the guest's own status when it exits; 124 when --timeout
 // expires; 125 when the VMM or the guest failed (the message says which).
 //
 // This package only dispatches: each subcommand is a package under tools/
 // (tools/runcmd, tools/recordcmd, tools/replaycmd, tools/benchcmd,
-// tools/logcmd, tools/tracecmd, tools/testgencmd, tools/diskcmd) whose Main takes the arguments after the
+// tools/logcmd, tools/tracecmd, tools/testgencmd, tools/diskcmd, tools/bisectcmd,
+// tools/diffcmd) whose Main takes the arguments after the
 // command's name.
 package main
 
@@ -25,8 +28,10 @@ import (
 	"sort"
 
 	"github.com/crewvm/crewvm/tools/benchcmd"
+	"github.com/crewvm/crewvm/tools/bisectcmd"
 	"github.com/crewvm/crewvm/tools/checkcmd"
 	"github.com/crewvm/crewvm/tools/cli"
+	"github.com/crewvm/crewvm/tools/diffcmd"
 	"github.com/crewvm/crewvm/tools/diskcmd"
 	"github.com/crewvm/crewvm/tools/logcmd"
 	"github.com/crewvm/crewvm/tools/recordcmd"
@@ -54,6 +59,8 @@ func commands() map[string]command {
 		"check":   {"commutativity tests on the kernels under test, to a sharing report", checkcmd.Main},
 		"trace":   {"print an access trace of vmm replay --analysis trace: dump", tracecmd.Main},
 		"disk":    {"make a test image for the guest's disk (--disk): make", diskcmd.Main},
+		"bisect":  {"the first instruction where a candidate image parts from a recording", bisectcmd.Main},
+		"diff":    {"find the first event where two recordings of one workload part", diffcmd.Main},
 	}
 }
 
