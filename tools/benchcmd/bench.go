@@ -10,7 +10,6 @@ package benchcmd
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -140,9 +139,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rows)
+		if err := cli.WriteJSON(stdout, rows); err != nil {
+			return cli.ReportError(stderr, "bench", fmt.Errorf("write JSON: %w", err))
+		}
 		return 0
 	}
 	printBench(stdout, rows, counts)

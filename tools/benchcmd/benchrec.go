@@ -2,7 +2,6 @@ package benchcmd
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -104,9 +103,7 @@ func benchRecord(mf *cli.MachineFlags, workloads []string, runs int, asJSON bool
 	rows = append(rows, recGeomean(rows, base.CPUs))
 
 	if asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rows); err != nil {
+		if err := cli.WriteJSON(stdout, rows); err != nil {
 			return cli.ReportError(stderr, "bench", fmt.Errorf("write JSON: %w", err))
 		}
 	} else {

@@ -5,7 +5,6 @@ package bisectcmd
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -65,9 +64,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cli.ReportError(stderr, "bisect", err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(res)
+		err = cli.WriteJSON(stdout, res)
 	} else {
 		err = res.WriteText(stdout)
 	}

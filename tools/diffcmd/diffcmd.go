@@ -8,7 +8,6 @@
 package diffcmd
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/crewvm/crewvm/analysis/logdiff"
+	"github.com/crewvm/crewvm/tools/cli"
 )
 
 // Exit statuses, as diff(1)'s.
@@ -108,9 +108,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return ExitTrouble
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(res)
+		err = cli.WriteJSON(stdout, res)
 	} else {
 		err = res.WriteText(stdout)
 	}

@@ -2,7 +2,6 @@ package logcmd
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/crewvm/crewvm/replaylog"
+	"github.com/crewvm/crewvm/tools/cli"
 )
 
 // statResult is what `vmm log stat` reports; it is also its JSON form.
@@ -81,9 +81,7 @@ func runStat(args []string, stdout, stderr io.Writer) int {
 		return exitBad
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(s); err != nil {
+		if err := cli.WriteJSON(stdout, s); err != nil {
 			c.fail(err)
 			return exitBad
 		}
