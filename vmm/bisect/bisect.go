@@ -67,6 +67,9 @@ type Result struct {
 	CPU   int    `json:"cpu"`
 	Exits uint64 `json:"exits"`
 	Step  uint64 `json:"step"`
+	// Events counts the log events the vCPU had consumed there, in the
+	// recording's execution: the last is event Events-1.
+	Events uint64 `json:"events"`
 	// Found says how step 1 saw the difference: "registers", "memory",
 	// or "log" (the candidate stopped matching the recording first).
 	Found string `json:"found"`
@@ -186,12 +189,11 @@ type execution struct {
 	ctx    context.Context
 	done   chan struct{}
 	err    error
-	status int
 }
 
-// start replays the log on image with watch (and, if set, window) in a
-// goroutine; wait collects how it ended.
-func (b *bisector) start(image []byte, watch *vmm.Watch, window *vmm.TraceWindow) (*execution, error) {
+// prepare makes the machine that replays the log on image with watch
+// (and, if set, window); launch starts it.
+func (b *bisector) prepare(image []byte, watch *vmm.Watch, window *vmm.TraceWindow) (*execution, error) {
 	r, err := replaylog.Open(b.o.Log)
 	if err != nil {
 		return nil, err
@@ -210,15 +212,16 @@ func (b *bisector) start(image []byte, watch *vmm.Watch, window *vmm.TraceWindow
 	}
 	x := &execution{m: m, r: r, done: make(chan struct{})}
 	x.ctx, x.cancel = context.WithCancel(context.Background())
+	return x, nil
+}
+
+// launch runs x in a goroutine, which closes x.done when it has ended.
+func (x *execution) launch() *execution {
 	go func() {
 		defer close(x.done)
-		res, err := m.Run(x.ctx)
-		x.err = err
-		if res != nil {
-			x.status = res.Status
-		}
+		_, x.err = x.m.Run(x.ctx)
 	}()
-	return x, nil
+	return x
 }
 
 // stop ends x, if it still runs, and releases it.
@@ -294,7 +297,7 @@ func (b *bisector) exits() (*interval, error) {
 	cpus := b.cpus
 	l := &exitLog{cpus: make([][]digest, cpus), spent: make([]time.Duration, cpus), began: time.Now()}
 	l.cond = sync.NewCond(&l.mu)
-	rec, err := b.start(b.o.Image, &vmm.Watch{Exit: func(p *vmm.WatchPoint) error {
+	rec, err := b.prepare(b.o.Image, &vmm.Watch{Exit: func(p *vmm.WatchPoint) error {
 		d := digest{regs: maphash.Comparable(b.seed, *p.Regs)}
 		// Memory is hashed while hashing has taken under a quarter of
 		// the time so far, which bounds its cost on a large RAM.
@@ -309,7 +312,7 @@ func (b *bisector) exits() (*interval, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the recording's execution: %w", err)
 	}
-	defer rec.stop()
+	defer rec.launch().stop()
 	go func() {
 		<-rec.done
 		l.end()
@@ -319,7 +322,7 @@ func (b *bisector) exits() (*interval, error) {
 	var found *interval
 	matched := make([]uint64, cpus)    // the last exit compared equal
 	memMatched := make([]uint64, cpus) // the last whose memory did
-	cand, err := b.start(b.o.Candidate, &vmm.Watch{Exit: func(p *vmm.WatchPoint) error {
+	cand, err := b.prepare(b.o.Candidate, &vmm.Watch{Exit: func(p *vmm.WatchPoint) error {
 		want, ok := l.get(rec.ctx, p.CPU, p.Exits)
 		iv := &interval{cpu: p.CPU, from: p.Exits - 1, to: p.Exits}
 		switch {
@@ -346,8 +349,8 @@ func (b *bisector) exits() (*interval, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the candidate's execution: %w", err)
 	}
+	defer cand.launch().stop()
 	<-cand.done
-	defer cand.stop()
 	mu.Lock()
 	defer mu.Unlock()
 	if found != nil {

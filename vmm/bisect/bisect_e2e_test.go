@@ -76,6 +76,9 @@ func TestBisectVariant(t *testing.T) {
 					t.Errorf("side %+v: want the add in matmul_run, with its line", s)
 				}
 			}
+			if tc.cpus > 1 && (res.Exits == 0 || res.Events == 0) {
+				t.Errorf("on %d vCPUs the change comes after exit %d and %d log events; want both past the start", tc.cpus, res.Exits, res.Events)
+			}
 			if len(res.Regs) != 1 || res.Regs[0].Name != "rax" || res.Regs[0].Candidate != res.Regs[0].Recording+1 {
 				t.Errorf("registers that differ: %+v, want rax one higher", res.Regs)
 			}

@@ -15,7 +15,9 @@ import (
 // step is one instruction of the interval's vCPU in one execution, or
 // its arrival at the interval's last exit (end).
 type step struct {
-	end    bool
+	end bool
+	// events counts the log events the vCPU had consumed.
+	events uint64
 	rip    uint64
 	code   []byte
 	regs   kvm.Regs
@@ -72,7 +74,7 @@ func (sd *side) recv() (step, bool) {
 func (sd *side) watch(iv *interval) *vmm.Watch {
 	return &vmm.Watch{
 		Step: func(p *vmm.WatchPoint) error {
-			s := step{rip: p.RIP, regs: *p.Regs, code: codeAt(p.RAM(), p.RIP)}
+			s := step{rip: p.RIP, regs: *p.Regs, code: codeAt(p.RAM(), p.RIP), events: p.Events()}
 			for _, a := range p.Accesses {
 				if a.Kind.Writes() {
 					s.writes = append(s.writes, write{a.Addr, bytes.Clone(a.Value)})
@@ -84,7 +86,7 @@ func (sd *side) watch(iv *interval) *vmm.Watch {
 			if p.CPU != iv.cpu || p.Exits != iv.to {
 				return nil
 			}
-			return sd.send(step{end: true, regs: *p.Regs}, p)
+			return sd.send(step{end: true, regs: *p.Regs, events: p.Events()}, p)
 		},
 	}
 }
@@ -109,11 +111,12 @@ func (b *bisector) steps(iv *interval) (*Result, error) {
 	window := &vmm.TraceWindow{CPU: iv.cpu, From: iv.from, To: iv.to}
 	mk := func(image []byte, who string) (*side, error) {
 		sd := &side{steps: make(chan step), verdict: make(chan bool), snap: make(chan []memRange, 1)}
-		x, err := b.start(image, sd.watch(iv), window)
+		x, err := b.prepare(image, sd.watch(iv), window)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", who, err)
 		}
 		sd.x = x
+		x.launch()
 		return sd, nil
 	}
 	rec, err := mk(b.o.Image, "the recording's execution")
@@ -160,7 +163,7 @@ func (b *bisector) steps(iv *interval) (*Result, error) {
 		rec.verdict <- stop
 		cand.verdict <- stop
 		if stop {
-			res.Step = n
+			res.Step, res.Events = n, sa.events
 			break
 		}
 	}

@@ -14,7 +14,12 @@ func (r *Result) WriteText(w io.Writer) error {
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
-	fmt.Fprintf(&b, "The executions part on vCPU %d, instruction %d after its exit %d (seen at its exits by %s).\n", r.CPU, r.Step, r.Exits, r.Found)
+	event := "before its first log event"
+	if r.Events > 0 {
+		event = fmt.Sprintf("its last log event #%d", r.Events-1)
+	}
+	fmt.Fprintf(&b, "The executions part on vCPU %d, instruction %d after its exit %d (%s; seen at its exits by %s).\n",
+		r.CPU, r.Step, r.Exits, event, r.Found)
 	fmt.Fprintf(&b, "What differs: %s.\n\n", r.What)
 	side := func(name string, s Side) {
 		switch {

@@ -115,6 +115,7 @@ func (e *Engine) peek(c *machine.VCPU) (*item, error) {
 }
 
 func (e *Engine) pop(actor int) {
+	e.consumed[actor] = e.queue[actor][0].idx + 1
 	e.queue[actor] = e.queue[actor][1:]
 	e.total--
 	e.cond.Broadcast()

@@ -105,8 +105,11 @@ type Engine struct {
 	cond  *sync.Cond
 	queue [][]*item
 	total int
-	// progress is the furthest position each vCPU has reached.
+	// progress is the furthest position each vCPU has reached;
+	// consumed, one past the index of the last log event each actor has
+	// consumed (0: none yet).
 	progress []crew.Pos
+	consumed []uint64
 	read     uint64 // events dispatched
 	eof      bool
 	err      error
@@ -130,7 +133,7 @@ func New(m *machine.Machine, r *replaylog.Reader, opts Options) (*Engine, error)
 	cpus, actors := len(m.VCPUs()), m.Actors()
 	e := &Engine{m: m, r: r, opts: opts, cpus: cpus, actors: actors, seq: make([]uint64, cpus),
 		dispatched: make(chan struct{}), dmaEnded: make(chan struct{}),
-		queue: make([][]*item, actors), progress: make([]crew.Pos, actors),
+		queue: make([][]*item, actors), progress: make([]crew.Pos, actors), consumed: make([]uint64, actors),
 		waitWhy: make([]string, actors), ready: make([]func() bool, actors)}
 	e.cond = sync.NewCond(&e.mu)
 	if opts.Trace != nil {

@@ -62,6 +62,14 @@ func (p *Point) Stable() []AddrRange {
 	return out
 }
 
+// Events counts the log events the vCPU has consumed: the next one it
+// meets has this index.
+func (p *Point) Events() uint64 {
+	p.e.mu.Lock()
+	defer p.e.mu.Unlock()
+	return p.e.consumed[p.c.ID()]
+}
+
 // RAM is guest memory, to read what Stable names.
 func (p *Point) RAM() []byte { return p.e.m.Memory().Host() }
 
