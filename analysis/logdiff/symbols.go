@@ -2,12 +2,9 @@ package logdiff
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"debug/elf"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 
 	"golang.org/x/arch/x86/x86asm"
@@ -43,22 +40,14 @@ func loadSymbols(h *replaylog.Header, image []byte) (*symbolizer, string) {
 	s := &symbolizer{pageSize: uint64(h.PageSize)}
 	from := "the image given"
 	if image == nil {
-		switch h.Guest {
-		case "", "builtin":
-			image, from = guest.Kernel, "the built-in guest"
-		default:
-			b, err := os.ReadFile(h.Guest)
-			if err != nil {
-				s.syms, _ = analysis.NewSymbols(nil)
-				return s, fmt.Sprintf("raw addresses: the recorded guest image: %v", err)
-			}
-			image, from = b, h.Guest
+		var err error
+		if image, from, err = guest.Recorded(h.Guest, "", h.GuestHash); err != nil {
+			s.syms, _ = analysis.NewSymbols(nil)
+			return s, "raw addresses: " + err.Error()
 		}
-	}
-	if sum := sha256.Sum256(image); sum != h.GuestHash {
+	} else if err := guest.Matches(image, from, h.GuestHash); err != nil {
 		s.syms, _ = analysis.NewSymbols(nil)
-		return s, fmt.Sprintf("raw addresses: %s (sha256 %s) is not the recorded guest image (sha256 %s)",
-			from, hex.EncodeToString(sum[:8]), hex.EncodeToString(h.GuestHash[:8]))
+		return s, "raw addresses: " + err.Error()
 	}
 	syms, err := analysis.NewSymbols(image)
 	s.syms = syms

@@ -4,7 +4,6 @@
 package bisectcmd
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -79,7 +78,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 // recordedImage reads the image the log at path was recorded with: the
 // file override names, else the one its header names, else the built-in
-// guest; it must have the hash the header holds.
+// guest (guest.Recorded).
 func recordedImage(path, override string) ([]byte, error) {
 	r, err := replaylog.Open(path)
 	if err != nil {
@@ -87,20 +86,9 @@ func recordedImage(path, override string) ([]byte, error) {
 	}
 	h := r.Header()
 	r.Close()
-	image, name := guest.Kernel, "the built-in guest"
-	switch {
-	case override != "":
-		name = override
-	case h.Guest != "builtin":
-		name = h.Guest
-	}
-	if name != "the built-in guest" {
-		if image, err = os.ReadFile(name); err != nil {
-			return nil, fmt.Errorf("the recording's guest image: %w (give it with --recorded-guest)", err)
-		}
-	}
-	if sha256.Sum256(image) != h.GuestHash {
-		return nil, fmt.Errorf("%s was recorded with another guest image than %s (give the recording's with --recorded-guest)", path, name)
+	image, _, err := guest.Recorded(h.Guest, override, h.GuestHash)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (give the recording's image with --recorded-guest)", path, err)
 	}
 	return image, nil
 }

@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crewvm/crewvm/analysis"
 	"github.com/crewvm/crewvm/replaylog"
 	"github.com/crewvm/crewvm/vmm"
 	"github.com/crewvm/crewvm/vmm/kvm"
@@ -142,10 +143,16 @@ func Run(o Options) (*Result, error) {
 	if b.mask, err = imageDiff(o.Image, o.Candidate, h.MemSize, int(h.VCPUs)); err != nil {
 		return nil, err
 	}
+	// An image without debug information still names what it can.
+	b.symsRec, _ = analysis.NewSymbols(o.Image)
+	b.symsCand, _ = analysis.NewSymbols(o.Candidate)
 	b.progress("step 1: running both executions, comparing every exit")
 	iv, err := b.exits()
-	if err != nil || iv == nil {
-		return &Result{Same: iv == nil}, err
+	switch {
+	case err != nil:
+		return nil, err
+	case iv == nil:
+		return &Result{Same: true}, nil
 	}
 	b.progress(fmt.Sprintf("step 2: vCPU %d differs between its exits %d and %d (%s); single-stepping both through it",
 		iv.cpu, iv.from, iv.to, iv.found))
@@ -173,6 +180,8 @@ type bisector struct {
 	// mask is where the two images differ (imageDiff).
 	mask []span
 	cpus int
+	// symsRec and symsCand are the two images' symbols.
+	symsRec, symsCand *analysis.Symbols
 }
 
 func (b *bisector) progress(msg string) {
@@ -272,10 +281,10 @@ func (l *exitLog) add(cpu int, d digest) {
 
 // get waits for the recording's digest of cpu's exit n (1-based); ok is
 // false when that execution ended with fewer exits.
-func (l *exitLog) get(ctx context.Context, cpu int, n uint64) (digest, bool) {
+func (l *exitLog) get(cpu int, n uint64) (digest, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for uint64(len(l.cpus[cpu])) < n && !l.ended && ctx.Err() == nil {
+	for uint64(len(l.cpus[cpu])) < n && !l.ended {
 		l.cond.Wait()
 	}
 	if uint64(len(l.cpus[cpu])) < n {
@@ -323,7 +332,7 @@ func (b *bisector) exits() (*interval, error) {
 	matched := make([]uint64, cpus)    // the last exit compared equal
 	memMatched := make([]uint64, cpus) // the last whose memory did
 	cand, err := b.prepare(b.o.Candidate, &vmm.Watch{Exit: func(p *vmm.WatchPoint) error {
-		want, ok := l.get(rec.ctx, p.CPU, p.Exits)
+		want, ok := l.get(p.CPU, p.Exits)
 		iv := &interval{cpu: p.CPU, from: p.Exits - 1, to: p.Exits}
 		switch {
 		case !ok:
@@ -383,11 +392,7 @@ func (b *bisector) memHash(p *vmm.WatchPoint) uint64 {
 	ram := p.RAM()
 	for _, st := range p.Stable() {
 		for _, r := range without(span{st.Lo, st.Hi}, b.mask) {
-			var a [16]byte
-			for i := range 8 {
-				a[i], a[8+i] = byte(r.lo>>(8*i)), byte(r.hi>>(8*i))
-			}
-			h.Write(a[:])
+			maphash.WriteComparable(&h, r)
 			h.Write(ram[r.lo:r.hi])
 		}
 	}

@@ -152,7 +152,7 @@ func (b *bisector) steps(iv *interval) (*Result, error) {
 			if cand.x.err != nil {
 				res.Note = "the candidate: " + cand.x.err.Error()
 			}
-			res.Recording = b.describe(b.o.Image, sa)
+			res.Recording = describe(b.symsRec, sa)
 			return res, nil
 		}
 		res.What = compareSteps(&sa, &sb)
@@ -168,25 +168,21 @@ func (b *bisector) steps(iv *interval) (*Result, error) {
 		}
 	}
 	ma, mb := <-rec.snap, <-cand.snap
-	res.Recording, res.Candidate = b.describe(b.o.Image, sa), b.describe(b.o.Candidate, sb)
+	res.Recording, res.Candidate = describe(b.symsRec, sa), describe(b.symsCand, sb)
 	if sa.end && sb.end {
 		res.What = fmt.Sprintf("no instruction: both reach exit %d alike", iv.to)
 	} else if !sa.end && !sb.end {
 		res.Regs = diffRegs(&sa.regs, &sb.regs)
 	}
 	labels := toLabels(rec.x.m.Labels())
-	syms, _ := analysis.NewSymbols(b.o.Image)
 	ranges, compared := diffMemory(ma, mb)
 	res.Compared = compared
 	for _, r := range ranges {
 		n := min(r[1]-r[0], 16)
-		d := MemDiff{Addr: r[0], Len: r[1] - r[0], Symbol: fmt.Sprintf("%#x", r[0]),
+		d := MemDiff{Addr: r[0], Len: r[1] - r[0], Symbol: b.symsRec.Data(r[0], labels), InImage: masked(b.mask, r[0]),
 			Recording: hex.EncodeToString(byteAt(ma, r[0], n)), Candidate: hex.EncodeToString(byteAt(mb, r[0], n))}
-		if syms != nil {
-			d.Symbol = syms.Data(r[0], labels)
-		}
-		if d.InImage = masked(b.mask, r[0]); d.InImage && syms != nil {
-			d.Symbol = syms.PC(r[0])
+		if d.InImage {
+			d.Symbol = b.symsRec.PC(r[0])
 		}
 		res.Memory = append(res.Memory, d)
 	}
@@ -227,8 +223,9 @@ func sameWrites(a, b []write) bool {
 	return true
 }
 
-// describe names one execution's step for the report.
-func (b *bisector) describe(image []byte, s step) Side {
+// describe names one execution's step, with its image's symbols, for
+// the report.
+func describe(syms *analysis.Symbols, s step) Side {
 	out := Side{RIP: s.rip, Ended: s.end}
 	if s.end {
 		out.RIP = s.regs.RIP
@@ -239,10 +236,7 @@ func (b *bisector) describe(image []byte, s step) Side {
 	} else {
 		out.Code = fmt.Sprintf("(cannot decode % x)", s.code)
 	}
-	out.Where = fmt.Sprintf("%#x", s.rip)
-	if syms, err := analysis.NewSymbols(image); err == nil {
-		out.Where = syms.PC(s.rip)
-	}
+	out.Where = syms.PC(s.rip)
 	for _, w := range s.writes {
 		out.Writes = append(out.Writes, fmt.Sprintf("%#x=%s", w.addr, hex.EncodeToString(w.data)))
 	}

@@ -62,8 +62,8 @@ func (p *Point) Stable() []AddrRange {
 	return out
 }
 
-// Events counts the log events the vCPU has consumed: the next one it
-// meets has this index.
+// Events is one past the index of the last log event the vCPU has
+// consumed (0: none yet).
 func (p *Point) Events() uint64 {
 	p.e.mu.Lock()
 	defer p.e.mu.Unlock()
