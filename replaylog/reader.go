@@ -1,6 +1,7 @@
 package replaylog
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -325,6 +326,19 @@ func (r *Reader) Blocks() ([]BlockInfo, error) {
 	return r.blocks, r.indexErr
 }
 
+// CheckpointBefore returns the last checkpoint (see Checkpoints) after
+// which replay continues at or before event, the one to start from to
+// reach it; false when there is none.
+func (r *Reader) CheckpointBefore(event uint64) (int, bool) {
+	i := -1
+	for _, cp := range r.Checkpoints() {
+		if cp.Event <= event {
+			i = cp.Number
+		}
+	}
+	return i, i >= 0
+}
+
 // Checkpoints lists the checkpoints in whole blocks, in order. A truncated
 // or damaged log still lists every checkpoint before the damage (and those
 // after a block whose payload alone is damaged); see Blocks for why a list
@@ -478,49 +492,9 @@ func (r *Reader) SeekEvent(n uint64) error {
 // ReadCheckpoint loads checkpoint i (see Checkpoints) with its memory,
 // without moving the event cursor.
 func (r *Reader) ReadCheckpoint(i int) (*Checkpoint, error) {
-	cps := r.Checkpoints()
-	if i < 0 || i >= len(cps) {
-		return nil, fmt.Errorf("checkpoint %d does not exist (the log has %d)", i, len(cps))
-	}
-	info := cps[i]
-	f, err := r.readFrame(info.Offset, info.Block, info.Event)
+	cp, rec, pageBlocks, err := r.openCheckpoint(i)
 	if err != nil {
 		return nil, err
-	}
-	if f.typ != BlockCheckpoint || f.first != info.Event {
-		return nil, r.corrupt(&f, info.Event, "index does not match the checkpoint block")
-	}
-	var stored, raw []byte
-	payload, err := r.payload(&f, &stored, &raw, info.Event)
-	if err != nil {
-		return nil, err
-	}
-	// Stored pages before this checkpoint, and where they are.
-	var pageBlocks []BlockInfo
-	var storedPages uint64
-	for _, b := range r.blocks[:info.Block] {
-		if b.Type == BlockPages && b.First == storedPages {
-			pageBlocks = append(pageBlocks, b)
-			storedPages += uint64(b.Count)
-		}
-	}
-	rec, err := parseCheckpointRecord(payload, r.hdr.VCPUs, r.hdr.MemSize/PageBytes, storedPages)
-	if err != nil {
-		return nil, r.corrupt(&f, info.Event, "checkpoint record: "+err.Error())
-	}
-	cp := &Checkpoint{Number: i, Event: info.Event, VCPUs: rec.vcpus, Extra: rec.extra}
-	if err := r.loadMemory(cp, rec, pageBlocks); err != nil {
-		return nil, err
-	}
-	return cp, nil
-}
-
-// loadMemory materializes a checkpoint's page runs, reading each page block
-// once.
-func (r *Reader) loadMemory(cp *Checkpoint, rec *checkpointRecord, pageBlocks []BlockInfo) error {
-	type ref struct {
-		page uint64
-		dst  []byte
 	}
 	// Merge adjacent runs into regions and allocate each region once.
 	var sizes []uint64
@@ -536,28 +510,68 @@ func (r *Reader) loadMemory(cp *Checkpoint, rec *checkpointRecord, pageBlocks []
 	for i := range cp.Memory {
 		cp.Memory[i].Data = make([]byte, sizes[i])
 	}
-	refs := make([]ref, 0, rec.pages)
-	reg := 0
-	for _, run := range rec.runs {
-		for cp.Memory[reg].GPA+sizes[reg] <= run.gpa {
-			reg++
+	err = r.walkPages(cp, rec, pageBlocks, func(gpa uint64, page []byte) {
+		j, _ := slices.BinarySearchFunc(cp.Memory, gpa, func(m MemRegion, a uint64) int { return cmp.Compare(m.GPA, a) })
+		if j == len(cp.Memory) || cp.Memory[j].GPA != gpa {
+			j--
 		}
-		m := &cp.Memory[reg]
-		base := run.gpa - m.GPA
-		for k := uint64(0); k < run.count; k++ {
-			o := base + k*PageBytes
-			refs = append(refs, ref{page: run.page + k*run.step, dst: m.Data[o : o+PageBytes]})
+		m := &cp.Memory[j]
+		copy(m.Data[gpa-m.GPA:], page)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+// openCheckpoint reads checkpoint i's record: everything but the pages,
+// with the page blocks stored before it.
+func (r *Reader) openCheckpoint(i int) (*Checkpoint, *checkpointRecord, []BlockInfo, error) {
+	cps := r.Checkpoints()
+	if i < 0 || i >= len(cps) {
+		return nil, nil, nil, fmt.Errorf("checkpoint %d does not exist (the log has %d)", i, len(cps))
+	}
+	info := cps[i]
+	f, err := r.readFrame(info.Offset, info.Block, info.Event)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if f.typ != BlockCheckpoint || f.first != info.Event {
+		return nil, nil, nil, r.corrupt(&f, info.Event, "index does not match the checkpoint block")
+	}
+	var stored, raw []byte
+	payload, err := r.payload(&f, &stored, &raw, info.Event)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	// Stored pages before this checkpoint, and where they are.
+	var pageBlocks []BlockInfo
+	var storedPages uint64
+	for _, b := range r.blocks[:info.Block] {
+		if b.Type == BlockPages && b.First == storedPages {
+			pageBlocks = append(pageBlocks, b)
+			storedPages += uint64(b.Count)
 		}
 	}
-	slices.SortFunc(refs, func(a, b ref) int {
-		switch {
-		case a.page < b.page:
-			return -1
-		case a.page > b.page:
-			return 1
+	rec, err := parseCheckpointRecord(payload, r.hdr.VCPUs, r.hdr.MemSize/PageBytes, storedPages)
+	if err != nil {
+		return nil, nil, nil, r.corrupt(&f, info.Event, "checkpoint record: "+err.Error())
+	}
+	return &Checkpoint{Number: i, Event: info.Event, VCPUs: rec.vcpus, Extra: rec.extra}, rec, pageBlocks, nil
+}
+
+// walkPages hands every page of a checkpoint's memory to emit, with its
+// guest-physical address, reading each page block once (so in the order
+// of the stored pages, not of addresses). page is valid during the call.
+func (r *Reader) walkPages(cp *Checkpoint, rec *checkpointRecord, pageBlocks []BlockInfo, emit func(gpa uint64, page []byte)) error {
+	type ref struct{ page, gpa uint64 }
+	refs := make([]ref, 0, rec.pages)
+	for _, run := range rec.runs {
+		for k := uint64(0); k < run.count; k++ {
+			refs = append(refs, ref{page: run.page + k*run.step, gpa: run.gpa + k*PageBytes})
 		}
-		return 0
-	})
+	}
+	slices.SortFunc(refs, func(a, b ref) int { return cmp.Compare(a.page, b.page) })
 	var stored, raw []byte
 	var have *BlockInfo
 	var data []byte
@@ -586,7 +600,7 @@ func (r *Reader) loadMemory(cp *Checkpoint, rec *checkpointRecord, pageBlocks []
 			}
 		}
 		o := (rf.page - have.First) * PageBytes
-		copy(rf.dst, data[o:o+PageBytes])
+		emit(rf.gpa, data[o:o+PageBytes])
 	}
 	return nil
 }
@@ -599,8 +613,29 @@ func (r *Reader) SeekCheckpoint(i int) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.seekAfter(i)
+	return cp, nil
+}
+
+// SeekCheckpointPages is SeekCheckpoint handing each page of memory to
+// emit (as walkPages does) instead of loading it: the checkpoint it
+// returns has no Memory. A replay writes the pages straight into guest
+// RAM with it.
+func (r *Reader) SeekCheckpointPages(i int, emit func(gpa uint64, page []byte)) (*Checkpoint, error) {
+	cp, rec, pageBlocks, err := r.openCheckpoint(i)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.walkPages(cp, rec, pageBlocks, emit); err != nil {
+		return nil, err
+	}
+	r.seekAfter(i)
+	return cp, nil
+}
+
+// seekAfter positions the reader at the first event after checkpoint i.
+func (r *Reader) seekAfter(i int) {
 	info := r.Checkpoints()[i]
 	b := r.blocks[info.Block]
 	r.setCursor(b.End(), b.Ordinal+1, info.Event)
-	return cp, nil
 }

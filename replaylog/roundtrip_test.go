@@ -391,6 +391,27 @@ func TestCheckpoints(t *testing.T) {
 		for k, e := range rest {
 			sameEvent(t, evIndex[i]+k, e, evs[evIndex[i]+k])
 		}
+		// The same pages, one at a time, and the same events after them.
+		paged := map[uint64][]byte{}
+		pcp, err := r.SeekCheckpointPages(i, func(gpa uint64, page []byte) { paged[gpa] = bytes.Clone(page) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pages int
+		for _, m := range want.Memory {
+			for off := 0; off < len(m.Data); off += PageBytes {
+				if !bytes.Equal(paged[m.GPA+uint64(off)], m.Data[off:off+PageBytes]) {
+					t.Fatalf("checkpoint %d by pages: page at %#x differs from its loaded form", i, m.GPA+uint64(off))
+				}
+				pages++
+			}
+		}
+		if len(paged) != pages || pcp.Memory != nil || !reflect.DeepEqual(pcp.VCPUs, want.VCPUs) {
+			t.Fatalf("checkpoint %d by pages: %d pages (want %d), memory %v, vCPUs equal %v", i, len(paged), pages, pcp.Memory != nil, reflect.DeepEqual(pcp.VCPUs, want.VCPUs))
+		}
+		if rest2, err := readAll(r); err != nil || len(rest2) != len(rest) {
+			t.Fatalf("after checkpoint %d by pages: %d events (%v), want %d", i, len(rest2), err, len(rest))
+		}
 	}
 	if _, err := r.SeekCheckpoint(len(cps)); err == nil {
 		t.Fatal("seek to a missing checkpoint succeeded")

@@ -59,6 +59,11 @@ type Config struct {
 	// Watch, with Replay, is shown every vCPU's exits and traced steps
 	// (vmm bisect).
 	Watch *Watch
+	// CheckpointEvery, in a recording, writes a checkpoint about every
+	// this many exits (one vCPU, no disk); FromCheckpoint, with Replay,
+	// starts at that checkpoint of the log.
+	CheckpointEvery uint64
+	FromCheckpoint  *int
 	// Disk, when set, gives the guest a virtio-blk disk (vmm run
 	// --disk); a replay's has no image. Whoever opened its image closes
 	// it (Disk.Close), so one disk serves several runs of a config.
@@ -147,7 +152,7 @@ func New(cfg Config) (*Machine, error) {
 	}
 	m := &Machine{cfg: cfg, core: core, engine: runengine.New()}
 	if cfg.Replay != nil {
-		opts := replayengine.Options{Granularity: cfg.Granularity, SeekTimeout: cfg.SeekTimeout, Watch: cfg.Watch}
+		opts := replayengine.Options{Granularity: cfg.Granularity, SeekTimeout: cfg.SeekTimeout, Watch: cfg.Watch, From: cfg.FromCheckpoint}
 		if len(cfg.Analyses) > 0 || cfg.TraceWindow != nil {
 			opts.Trace = &replayengine.TraceOptions{Sink: m.analyse, Everywhere: cfg.TraceEverywhere, Fetches: cfg.TraceFetches,
 				Ranges: cfg.TraceRanges, Window: cfg.TraceWindow}
@@ -165,7 +170,8 @@ func New(cfg Config) (*Machine, error) {
 // RecordTo makes the run write its recording to w; call it before Run.
 // With more than one vCPU it enforces CREW on their views from now on.
 func (m *Machine) RecordTo(w *replaylog.Writer) error {
-	e, err := recordengine.New(m.core, w, recordengine.Options{Granularity: m.cfg.Granularity, RevokeDeadline: m.cfg.RevokeDeadline})
+	e, err := recordengine.New(m.core, w, recordengine.Options{Granularity: m.cfg.Granularity, RevokeDeadline: m.cfg.RevokeDeadline,
+		CheckpointEvery: m.cfg.CheckpointEvery})
 	if err != nil {
 		return err
 	}

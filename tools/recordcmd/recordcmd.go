@@ -26,8 +26,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	var mf cli.MachineFlags
 	var out, gran string
 	var deadline time.Duration
+	var every uint64
 	fs := cli.NewFlagSet("record", "-o FILE [--cpus N] [--mem SIZE] [--guest ELF] [--tests FILE] [--timeout D] [--granularity SIZE]\n"+
-		"       [--revoke-deadline D] [WORKLOAD [ARGS...]]\n\n"+
+		"       [--revoke-deadline D] [--checkpoint-every N] [WORKLOAD [ARGS...]]\n\n"+
 		"Runs like 'vmm run' (same output, same exit status) and writes a recording to FILE.\n"+
 		"With more than one vCPU, the order of their memory accesses is recorded with the\n"+
 		"CREW page-ownership protocol; a summary of it goes to stderr.", stderr)
@@ -36,6 +37,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&gran, "granularity", "4K", "CREW page size: a power of two, at least 4K")
 	fs.DurationVar(&deadline, "revoke-deadline", vmm.DefaultRevokeDeadline,
 		"how long a transition waits for the page's holder to exit by itself before kicking it")
+	fs.Uint64Var(&every, "checkpoint-every", 0,
+		"write a checkpoint of the machine about every N exits, where vmm replay --from can start (one vCPU, no disk; 0: none)")
 	if code, done := cli.ParseFlags(fs, args); done {
 		return code
 	}
@@ -58,7 +61,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "vmm record: %v\n", err)
 		return cli.ExitUsage
 	}
-	cfg.RevokeDeadline = deadline
+	cfg.RevokeDeadline, cfg.CheckpointEvery = deadline, every
 	res, err := Record(cfg, mf.Guest, out, stderr)
 	if err != nil {
 		return cli.ReportError(stderr, "record", err)

@@ -29,10 +29,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	var o Options
 	var names string
 	var cacheLine bool
-	fs := cli.NewFlagSet("replay", "FILE [--guest ELF] [--timeout D] [--analysis NAME[,NAME...] --out DIR]\n\n"+
+	fs := cli.NewFlagSet("replay", "FILE [--guest ELF] [--timeout D] [--from EVENT] [--to EVENT] [--analysis NAME[,NAME...] --out DIR]\n\n"+
 		"Re-executes a recording: same console output and exit status, every logged input\n"+
 		"checked, final registers and memory compared. A divergence is an error naming\n"+
 		"the log event, the vCPU, its RIP and what differs (exit status 125).\n\n"+
+		"With --from the replay starts at the last checkpoint at or before log event EVENT\n"+
+		"(vmm record --checkpoint-every writes them; vmm log stat counts them), so reaching\n"+
+		"a point costs the replay from the checkpoint before it, not from the start. With\n"+
+		"--to it stops once a vCPU has consumed log event EVENT (exit status 0).\n\n"+
 		"With --analysis the replay runs in trace mode: every guest data access inside the\n"+
 		"test regions (HC_REGION_BEGIN/END; --trace-everywhere for all of the run) goes to\n"+
 		"the analyses, each of which writes DIR/NAME.txt and DIR/NAME.json:\n"+
@@ -41,6 +45,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		"           64-byte line, so false sharing shows too)", stderr)
 	fs.StringVar(&o.Guest, "guest", "", "guest ELF, when the log names a file that moved")
 	fs.DurationVar(&o.Timeout, "timeout", 0, "stop the replay after this long (0: no limit)")
+	from := fs.Int64("from", -1, "start at the last checkpoint at or before this log event (-1: the start)")
+	to := fs.Int64("to", -1, "stop at the first exit of a vCPU that has consumed this log event or a later one (-1: the end)")
 	fs.DurationVar(&o.SeekTimeout, "seek-timeout", vmm.DefaultSeekTimeout,
 		"report a divergence when a vCPU runs this long without reaching a recorded state position")
 	fs.StringVar(&names, "analysis", "", "analyses to run, comma-separated: "+strings.Join(analysis.Names(), ", "))
@@ -52,6 +58,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringArrayVar(&ranges, "trace-range", nil, "deliver only accesses to guest-physical LO-HI (hex; repeatable)")
 	if code, done := cli.ParseFlags(fs, args); done {
 		return code
+	}
+	if *from >= 0 {
+		o.From, o.Notes = new(uint64(*from)), stderr
+	}
+	if *to >= 0 {
+		o.To = new(uint64(*to))
 	}
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "vmm replay: want exactly one FILE")
@@ -81,6 +93,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	res, err := Replay(fs.Arg(0), o, stdout)
+	var stopped *Stopped
+	if errors.As(err, &stopped) {
+		fmt.Fprintf(stderr, "vmm replay: %v, matching the recording up to there\n", stopped)
+		return 0
+	}
 	if err != nil {
 		return cli.ReportError(stderr, "replay", err)
 	}
@@ -99,6 +116,12 @@ type Options struct {
 	Guest string
 	// Timeout stops the replay after that long (0: no limit).
 	Timeout time.Duration
+	// From, when set, starts at the last checkpoint at or before that
+	// log event; Notes, when set, is told which. To, when set, stops the
+	// replay (a *Stopped error) at the first exit of a vCPU that has
+	// consumed that event or a later one.
+	From, To *uint64
+	Notes    io.Writer
 	// SeekTimeout is vmm.Config.SeekTimeout (0: the default).
 	SeekTimeout time.Duration
 	// Analyses make it a trace-mode replay writing to Out.
@@ -106,6 +129,16 @@ type Options struct {
 	Out                 string
 	Everywhere, Fetches bool
 	Ranges              []vmm.TraceRange
+}
+
+// Stopped says where a replay with Options.To stopped.
+type Stopped struct {
+	CPU           int
+	Exits, Events uint64
+}
+
+func (s *Stopped) Error() string {
+	return fmt.Sprintf("stopped after log event %d: vCPU %d at its exit %d", s.Events-1, s.CPU, s.Exits)
 }
 
 // parseRange reads "LO-HI", two hex addresses (0x optional), LO < HI.
@@ -153,6 +186,26 @@ func Replay(path string, o Options, console io.Writer) (*vmm.Result, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	cfg.Console, cfg.Timeout, cfg.SeekTimeout = console, o.Timeout, o.SeekTimeout
+	if o.To != nil {
+		to := *o.To
+		cfg.Watch = &vmm.Watch{Exit: func(p *vmm.WatchPoint) error {
+			if n := p.Events(); n > to {
+				return &Stopped{CPU: p.CPU, Exits: p.Exits, Events: n}
+			}
+			return nil
+		}}
+	}
+	if o.From != nil {
+		i, ok := r.CheckpointBefore(*o.From)
+		if ok {
+			cfg.FromCheckpoint = &i
+		}
+		if o.Notes != nil && ok {
+			fmt.Fprintf(o.Notes, "vmm replay: starting at checkpoint %d, before log event %d\n", i, r.Checkpoints()[i].Event)
+		} else if o.Notes != nil {
+			fmt.Fprintf(o.Notes, "vmm replay: no checkpoint at or before log event %d: starting at the beginning\n", *o.From)
+		}
+	}
 	cfg.Analyses, cfg.AnalysisDir = o.Analyses, o.Out
 	cfg.TraceEverywhere, cfg.TraceFetches, cfg.TraceRanges = o.Everywhere, o.Fetches, o.Ranges
 	m, err := vmm.New(cfg)

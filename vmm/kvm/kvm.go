@@ -80,6 +80,9 @@ const (
 	ioctlEnableCap      = 0x4068aea3
 	ioctlSetGuestDebug  = 0x4048ae9b
 	ioctlGetDirtyLog    = 0x4010ae42
+	ioctlGetXSave       = 0x9000aea4 // struct kvm_xsave: 4 KiB
+	ioctlSetXSave       = 0x5000aea5
+	xsaveBytes          = 4096
 	tssAddr             = 0xfffbd000
 	pageSize            = 4096
 )
@@ -397,6 +400,41 @@ func (v *VCPU) DirtyLog(slot uint32, bitmap []uint64) error {
 	_, _, errno := unix.Syscall(unix.SYS_IOCTL, v.vm.Fd(), ioctlGetDirtyLog, uintptr(unsafe.Pointer(&d)))
 	if errno != 0 {
 		return fmt.Errorf("KVM_GET_DIRTY_LOG slot %d: %w", slot, errno)
+	}
+	return nil
+}
+
+// ArchState returns the vCPU's state beyond its general registers, as a
+// checkpoint keeps it: the special registers (segments, control
+// registers, EFER) and the XSAVE area (x87, SSE, AVX), in this
+// process's layout of their ioctl structures.
+func (v *VCPU) ArchState() ([]byte, error) {
+	s, err := v.Sregs()
+	if err != nil {
+		return nil, fmt.Errorf("KVM_GET_SREGS: %w", err)
+	}
+	out := append([]byte(nil), unsafe.Slice((*byte)(unsafe.Pointer(s)), unsafe.Sizeof(*s))...)
+	xsave := make([]byte, xsaveBytes)
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, v.fd.Fd(), ioctlGetXSave, uintptr(unsafe.Pointer(&xsave[0]))); errno != 0 {
+		return nil, fmt.Errorf("KVM_GET_XSAVE: %w", errno)
+	}
+	return append(out, xsave...), nil
+}
+
+// SetArchState gives the vCPU the state ArchState returned.
+func (v *VCPU) SetArchState(b []byte) error {
+	var s Sregs
+	n := int(unsafe.Sizeof(s))
+	if len(b) != n+xsaveBytes {
+		return fmt.Errorf("architectural state of %d bytes, want %d", len(b), n+xsaveBytes)
+	}
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&s)), n), b)
+	if err := v.SetSregs(&s); err != nil {
+		return fmt.Errorf("KVM_SET_SREGS: %w", err)
+	}
+	xsave := append([]byte(nil), b[n:]...)
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, v.fd.Fd(), ioctlSetXSave, uintptr(unsafe.Pointer(&xsave[0]))); errno != 0 {
+		return fmt.Errorf("KVM_SET_XSAVE: %w", errno)
 	}
 	return nil
 }

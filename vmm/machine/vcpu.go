@@ -171,6 +171,20 @@ func (c *VCPU) PrivateRegion(slot uint32, gpa, size uint64) ([]byte, error) {
 	return b, nil
 }
 
+// Restore puts c where a checkpoint left it, before it runs: registers
+// r, the architectural state kvm.VCPU.ArchState returned, and its exit
+// count.
+func (c *VCPU) Restore(r *kvm.Regs, arch []byte, exits uint64) error {
+	if err := c.kvm.SetArchState(arch); err != nil {
+		return fmt.Errorf("vCPU %d: %w", c.id, err)
+	}
+	if err := c.kvm.SetRegs(r); err != nil {
+		return fmt.Errorf("vCPU %d: KVM_SET_REGS: %w", c.id, err)
+	}
+	c.exits = exits
+	return nil
+}
+
 // Kick makes c leave KVM_RUN: immediate_exit closes the race with a vCPU
 // about to enter, the signal interrupts one already inside.
 func (c *VCPU) Kick() { c.kvm.Kick(c.tid.Load()) }

@@ -46,6 +46,14 @@ func LogRegs(r *kvm.Regs) replaylog.Regs {
 	return replaylog.Regs{GPR: machine.GPRs(r), RIP: r.RIP, RFLAGS: r.RFLAGS}
 }
 
+// KVMRegs are the registers a log position or checkpoint holds, for
+// KVM_SET_REGS: LogRegs the other way.
+func KVMRegs(r *replaylog.Regs) *kvm.Regs {
+	g := r.GPR
+	return &kvm.Regs{RAX: g[0], RCX: g[1], RDX: g[2], RBX: g[3], RSP: g[4], RBP: g[5], RSI: g[6], RDI: g[7],
+		R8: g[8], R9: g[9], R10: g[10], R11: g[11], R12: g[12], R13: g[13], R14: g[14], R15: g[15], RIP: r.RIP, RFLAGS: r.RFLAGS}
+}
+
 // StateRegs are c's registers as a state position records them: without
 // the bits a kick or a step may leave either way (RFLAGSIgnored). c is
 // out of the guest.

@@ -31,6 +31,9 @@ type Options struct {
 	// RevokeDeadline is how long a recording waits for the holder of a
 	// page to exit by itself before kicking it (0: DefaultRevokeDeadline).
 	RevokeDeadline time.Duration
+	// CheckpointEvery, when not 0, writes a checkpoint about every this
+	// many exits (checkpoint.go): one vCPU and no disk only.
+	CheckpointEvery uint64
 }
 
 // Stats counts what the CREW recorder did.
@@ -62,6 +65,8 @@ type Engine struct {
 	stats Stats
 	// dmaN counts the DMA actor's transfers: its position (dma.go).
 	dmaN uint64
+	// nextCheckpoint is the exit from which the next checkpoint is due.
+	nextCheckpoint uint64
 }
 
 // named is the last state position named for a vCPU: the seq-th after
@@ -76,7 +81,10 @@ func New(m *machine.Machine, w *replaylog.Writer, opts Options) (*Engine, error)
 	if opts.RevokeDeadline <= 0 {
 		opts.RevokeDeadline = DefaultRevokeDeadline
 	}
-	e := &Engine{m: m, w: w, opts: opts, named: make([]named, len(m.VCPUs()))}
+	if err := checkCheckpoints(m, opts.CheckpointEvery); err != nil {
+		return nil, err
+	}
+	e := &Engine{m: m, w: w, opts: opts, named: make([]named, len(m.VCPUs())), nextCheckpoint: opts.CheckpointEvery}
 	if m.Actors() > 1 {
 		var err error
 		if e.views, err = crewview.New(m, opts.Granularity); err != nil {
@@ -113,8 +121,15 @@ func (e *Engine) AfterRun(v *machine.VCPU, errno unix.Errno) unix.Errno {
 	return errno
 }
 
-// Exited implements machine.Engine.
-func (*Engine) Exited(*machine.VCPU) {}
+// Exited implements machine.Engine: it writes the checkpoints.
+func (e *Engine) Exited(v *machine.VCPU) {
+	if e.opts.CheckpointEvery == 0 {
+		return
+	}
+	if err := e.maybeCheckpoint(v); err != nil {
+		e.m.Finish(0, err)
+	}
+}
 
 // Halt implements machine.Engine: which wake let v go is logged; a
 // replay waits for that wake instead.

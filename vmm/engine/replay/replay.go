@@ -38,6 +38,9 @@ type Options struct {
 	Trace *TraceOptions
 	// Watch, when set, is shown every vCPU's exits and traced steps.
 	Watch *Watch
+	// From, when set, starts the replay at that checkpoint of the log
+	// (checkpoint.go) instead of its beginning.
+	From *int
 }
 
 // DivergenceError says a replay stopped matching its recording.
@@ -148,6 +151,11 @@ func New(m *machine.Machine, r *replaylog.Reader, opts Options) (*Engine, error)
 			return nil, err
 		}
 		e.st, e.names = e.views.State(), e.views.Names
+	}
+	if opts.From != nil {
+		if err := e.restore(*opts.From); err != nil {
+			return nil, err
+		}
 	}
 	return e, nil
 }
