@@ -326,14 +326,16 @@ func (r *Reader) Blocks() ([]BlockInfo, error) {
 	return r.blocks, r.indexErr
 }
 
-// CheckpointBefore returns the last checkpoint (see Checkpoints) after
-// which replay continues at or before event, the one to start from to
-// reach it; false when there is none.
+// CheckpointBefore returns the checkpoint (see Checkpoints) to start
+// from to reach event: of those after which replay continues at or
+// before it, one with the latest such event, and of several with that
+// event the first, which no instruction of the run between them is
+// before; false when there is none.
 func (r *Reader) CheckpointBefore(event uint64) (int, bool) {
-	i := -1
+	i, at := -1, uint64(0)
 	for _, cp := range r.Checkpoints() {
-		if cp.Event <= event {
-			i = cp.Number
+		if cp.Event <= event && (i < 0 || cp.Event > at) {
+			i, at = cp.Number, cp.Event
 		}
 	}
 	return i, i >= 0

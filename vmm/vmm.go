@@ -64,6 +64,9 @@ type Config struct {
 	// starts at that checkpoint of the log.
 	CheckpointEvery uint64
 	FromCheckpoint  *int
+	// Overlay, with FromCheckpoint, is written over the memory the
+	// checkpoint restores.
+	Overlay []replaylog.MemRegion
 	// Disk, when set, gives the guest a virtio-blk disk (vmm run
 	// --disk); a replay's has no image. Whoever opened its image closes
 	// it (Disk.Close), so one disk serves several runs of a config.
@@ -152,7 +155,8 @@ func New(cfg Config) (*Machine, error) {
 	}
 	m := &Machine{cfg: cfg, core: core, engine: runengine.New()}
 	if cfg.Replay != nil {
-		opts := replayengine.Options{Granularity: cfg.Granularity, SeekTimeout: cfg.SeekTimeout, Watch: cfg.Watch, From: cfg.FromCheckpoint}
+		opts := replayengine.Options{Granularity: cfg.Granularity, SeekTimeout: cfg.SeekTimeout, Watch: cfg.Watch, From: cfg.FromCheckpoint,
+			Overlay: cfg.Overlay}
 		if len(cfg.Analyses) > 0 || cfg.TraceWindow != nil {
 			opts.Trace = &replayengine.TraceOptions{Sink: m.analyse, Everywhere: cfg.TraceEverywhere, Fetches: cfg.TraceFetches,
 				Ranges: cfg.TraceRanges, Window: cfg.TraceWindow}

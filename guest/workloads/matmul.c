@@ -8,6 +8,7 @@
  * recomputes sampled entries.
  */
 #include "alloc.h"
+#include "bisect_site.h"
 #include "helpers.h"
 #include "sync.h"
 
@@ -22,19 +23,6 @@
 struct matmul_counter {
 	u64 row;
 } __attribute__((aligned(CACHE_LINE)));
-
-/* vmm bisect's end-to-end test site: guest/Makefile builds a variant
- * image with BISECT_ADD 1, which differs from this one in the immediate
- * of one add instruction of the same size. */
-#ifndef BISECT_ADD
-#define BISECT_ADD 0
-#endif
-
-static u64 bisect_site(u64 x)
-{
-	__asm__("add %1, %0" : "+r"(x) : "i"(BISECT_ADD));
-	return x;
-}
 
 static const char matmul_usage[] = "[n (default 1280)]";
 static u64 n;

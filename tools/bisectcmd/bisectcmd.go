@@ -18,7 +18,7 @@ import (
 // when the executions do not differ, 1 when they do, cli.ExitUsage or
 // cli.ExitFailure on trouble.
 func Main(args []string, stdout, stderr io.Writer) int {
-	fs := cli.NewFlagSet("bisect", "[--guest NEW.elf] [--recorded-guest OLD.elf] [--json] LOG\n\n"+
+	fs := cli.NewFlagSet("bisect", "[--guest NEW.elf] [--recorded-guest OLD.elf] [--from EVENT] [--json] LOG\n\n"+
 		"Replays LOG twice side by side: with the guest image it was recorded with\n"+
 		"(the one its header names, or the built-in guest), and with the candidate\n"+
 		"image NEW.elf (default: the built-in guest), and finds the first instruction\n"+
@@ -28,6 +28,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		"there down to the bytes that differ. It prints the vCPU, the exit and the\n"+
 		"instruction count since it, both sides' instruction with its source line,\n"+
 		"the registers and the memory that differ (with symbols).\n\n"+
+		"With --from both start at the recording's last checkpoint at or before log\n"+
+		"event EVENT (vmm record --checkpoint-every), the candidate with the pages\n"+
+		"where the two images differ loaded from its own image.\n\n"+
 		"Exit status: 0 when the executions do not differ, 1 when they do, 2 on a\n"+
 		"usage error, 125 when a replay fails (the recording's own execution must\n"+
 		"replay; the candidate's may fail, which is reported as where it parts).", stderr)
@@ -36,6 +39,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "write the result as JSON")
 	timeout := fs.Duration("timeout", 0, "stop each execution after this long (0: no limit)")
 	seek := fs.Duration("seek-timeout", 0, "how long the candidate may seek a recorded state position (0: 10s)")
+	from := fs.Int64("from", -1, "start both executions at the recording's last checkpoint at or before this log event (-1: the start)")
 	if code, done := cli.ParseFlags(fs, args); done {
 		return code
 	}
@@ -45,6 +49,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cli.ExitUsage
 	}
 	o := bisect.Options{Log: fs.Arg(0), Timeout: *timeout, SeekTimeout: *seek}
+	if *from >= 0 {
+		o.From = new(uint64(*from))
+	}
 	if cli.IsTerminal(stderr) {
 		o.Progress = stderr
 	}

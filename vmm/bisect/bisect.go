@@ -55,6 +55,10 @@ type Options struct {
 	MaxSteps uint64
 	// Progress, when set, receives a line as each step begins.
 	Progress io.Writer
+	// From, when set, starts both executions at the recording's last
+	// checkpoint at or before that log event, the candidate's with the
+	// pages where the images differ loaded from its image.
+	From *uint64
 }
 
 // Result is where the two executions part.
@@ -138,11 +142,19 @@ func Run(o Options) (*Result, error) {
 		return nil, err
 	}
 	h := r.Header()
-	r.Close()
 	b.cpus = int(h.VCPUs)
-	if b.mask, err = imageDiff(o.Image, o.Candidate, h.MemSize, int(h.VCPUs)); err != nil {
+	var candPages map[uint64][]byte
+	if b.mask, candPages, err = imageDiff(o.Image, o.Candidate, h.MemSize, int(h.VCPUs)); err != nil {
+		r.Close()
 		return nil, err
 	}
+	if o.From != nil {
+		if err := b.startAt(r, *o.From, candPages); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
+	r.Close()
 	// An image without debug information still names what it can.
 	b.symsRec, _ = analysis.NewSymbols(o.Image)
 	b.symsCand, _ = analysis.NewSymbols(o.Candidate)
@@ -153,6 +165,9 @@ func Run(o Options) (*Result, error) {
 		return nil, err
 	case iv == nil:
 		return &Result{Same: true}, nil
+	}
+	if iv, err = b.narrow(iv); err != nil {
+		return nil, err
 	}
 	b.progress(fmt.Sprintf("step 2: vCPU %d differs between its exits %d and %d (%s); single-stepping both through it",
 		iv.cpu, iv.from, iv.to, iv.found))
@@ -182,6 +197,41 @@ type bisector struct {
 	cpus int
 	// symsRec and symsCand are the two images' symbols.
 	symsRec, symsCand *analysis.Symbols
+	// from is the checkpoint both executions start at (nil: the log's
+	// start), with the exit count it leaves each vCPU at; overlay is
+	// what the candidate's image loads where the images differ.
+	from    *int
+	start   uint64
+	overlay []replaylog.MemRegion
+}
+
+// startAt makes both executions start at the last checkpoint at or
+// before event (none: the start), with the candidate's image pages
+// where the two images differ.
+func (b *bisector) startAt(r *replaylog.Reader, event uint64, candPages map[uint64][]byte) error {
+	i, ok := r.CheckpointBefore(event)
+	if !ok {
+		return nil
+	}
+	cp, err := r.ReadCheckpoint(i)
+	if err != nil {
+		return fmt.Errorf("%s: %w", b.o.Log, err)
+	}
+	if len(cp.VCPUs) != 1 {
+		return fmt.Errorf("%s: checkpoint %d holds %d vCPUs: starting from a checkpoint needs one", b.o.Log, i, len(cp.VCPUs))
+	}
+	b.from, b.start = &i, cp.VCPUs[0].Exits
+	for _, s := range b.mask {
+		for p := s.lo; p < s.hi; p += pageSize {
+			page := candPages[p]
+			if page == nil {
+				page = make([]byte, pageSize)
+			}
+			b.overlay = append(b.overlay, replaylog.MemRegion{GPA: p, Data: page})
+		}
+	}
+	b.progress(fmt.Sprintf("starting at checkpoint %d, before log event %d", i, cp.Event))
+	return nil
 }
 
 func (b *bisector) progress(msg string) {
@@ -214,6 +264,12 @@ func (b *bisector) prepare(image []byte, watch *vmm.Watch, window *vmm.TraceWind
 	}
 	cfg.Console, cfg.Timeout, cfg.SeekTimeout = io.Discard, b.o.Timeout, b.o.SeekTimeout
 	cfg.Watch, cfg.TraceWindow = watch, window
+	if b.from != nil {
+		cfg.FromCheckpoint = b.from
+		if !bytes.Equal(image, b.o.Image) {
+			cfg.Overlay = b.overlay
+		}
+	}
 	m, err := vmm.New(cfg)
 	if err != nil {
 		r.Close()
@@ -267,6 +323,8 @@ type exitLog struct {
 	cond  *sync.Cond
 	cpus  [][]digest
 	ended bool
+	// start is the exit count the executions start at.
+	start uint64
 	// spent and began ration memory hashing per vCPU.
 	spent []time.Duration
 	began time.Time
@@ -279,11 +337,13 @@ func (l *exitLog) add(cpu int, d digest) {
 	l.mu.Unlock()
 }
 
-// get waits for the recording's digest of cpu's exit n (1-based); ok is
-// false when that execution ended with fewer exits.
+// get waits for the recording's digest of cpu's exit n (the first after
+// start is 1 more than start); ok is false when that execution ended
+// with fewer exits.
 func (l *exitLog) get(cpu int, n uint64) (digest, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	n -= l.start
 	for uint64(len(l.cpus[cpu])) < n && !l.ended {
 		l.cond.Wait()
 	}
@@ -304,7 +364,7 @@ func (l *exitLog) end() {
 // first differ, or nil when they never do.
 func (b *bisector) exits() (*interval, error) {
 	cpus := b.cpus
-	l := &exitLog{cpus: make([][]digest, cpus), spent: make([]time.Duration, cpus), began: time.Now()}
+	l := &exitLog{cpus: make([][]digest, cpus), spent: make([]time.Duration, cpus), began: time.Now(), start: b.start}
 	l.cond = sync.NewCond(&l.mu)
 	rec, err := b.prepare(b.o.Image, &vmm.Watch{Exit: func(p *vmm.WatchPoint) error {
 		d := digest{regs: maphash.Comparable(b.seed, *p.Regs)}
@@ -330,7 +390,12 @@ func (b *bisector) exits() (*interval, error) {
 	var mu sync.Mutex
 	var found *interval
 	matched := make([]uint64, cpus)    // the last exit compared equal
-	memMatched := make([]uint64, cpus) // the last whose memory did
+	memMatched := make([]uint64, cpus) // the last whose memory did too: where a divergence
+	// from the log, which memory compared less often may have caused, is
+	// looked for from
+	for i := range matched {
+		matched[i], memMatched[i] = b.start, b.start
+	}
 	cand, err := b.prepare(b.o.Candidate, &vmm.Watch{Exit: func(p *vmm.WatchPoint) error {
 		want, ok := l.get(p.CPU, p.Exits)
 		iv := &interval{cpu: p.CPU, from: p.Exits - 1, to: p.Exits}
@@ -377,11 +442,78 @@ func (b *bisector) exits() (*interval, error) {
 		}
 		return nil, nil
 	case errors.As(cand.err, &div) && div.CPU < cpus:
-		return &interval{cpu: div.CPU, from: matched[div.CPU], to: matched[div.CPU] + 1, found: "log", note: "the candidate: " + div.Error()}, nil
+		return &interval{cpu: div.CPU, from: memMatched[div.CPU], to: matched[div.CPU] + 1, found: "log", note: "the candidate: " + div.Error()}, nil
 	case errors.As(cand.err, &gerr):
-		return &interval{cpu: gerr.CPU, from: matched[gerr.CPU], to: matched[gerr.CPU] + 1, found: "log", note: "the candidate: " + gerr.Error()}, nil
+		return &interval{cpu: gerr.CPU, from: memMatched[gerr.CPU], to: matched[gerr.CPU] + 1, found: "log", note: "the candidate: " + gerr.Error()}, nil
 	}
 	return nil, fmt.Errorf("the candidate's execution: %w", cand.err)
+}
+
+// narrow shrinks an interval that memory bounds (found "memory", or a
+// divergence from the log that memory compared less often than every
+// exit may have caused) to one exit, by binary search: each probe runs
+// both executions to one exit of the interval's vCPU and compares the
+// memory they can compare there. A probe costs a replay to that exit at
+// native speed, far less than stepping the interval.
+func (b *bisector) narrow(iv *interval) (*interval, error) {
+	lo, hi := iv.from, iv.to
+	if iv.found == "log" && hi-lo > 1 {
+		// The candidate reached exit hi-1 with the registers right.
+		same, err := b.probe(iv.cpu, hi-1)
+		if err != nil {
+			return nil, err
+		}
+		if same {
+			lo = hi - 1
+		} else {
+			hi--
+		}
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		b.progress(fmt.Sprintf("step 1b: vCPU %d between its exits %d and %d: comparing memory at exit %d", iv.cpu, lo, hi, mid))
+		same, err := b.probe(iv.cpu, mid)
+		if err != nil {
+			return nil, err
+		}
+		if same {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	out := *iv
+	out.from, out.to = lo, hi
+	return &out, nil
+}
+
+// probe runs both executions to cpu's exit n and says whether the
+// memory they can compare there is the same.
+func (b *bisector) probe(cpu int, n uint64) (bool, error) {
+	var hashes [2]uint64
+	var reached [2]bool
+	var xs [2]*execution
+	for i, image := range [][]byte{b.o.Image, b.o.Candidate} {
+		x, err := b.prepare(image, &vmm.Watch{Exit: func(p *vmm.WatchPoint) error {
+			if p.CPU != cpu || p.Exits != n {
+				return nil
+			}
+			hashes[i], reached[i] = b.memHash(p), true
+			return errFound
+		}}, nil)
+		if err != nil {
+			return false, err
+		}
+		xs[i] = x.launch()
+	}
+	for _, x := range xs {
+		<-x.done
+		x.stop()
+	}
+	if !reached[0] {
+		return false, fmt.Errorf("the recording's execution did not reach vCPU %d's exit %d: %v", cpu, n, xs[0].err)
+	}
+	return reached[1] && hashes[0] == hashes[1], nil
 }
 
 // memHash hashes the memory p's vCPU can compare where it stands, but

@@ -22,7 +22,14 @@ const variantPath = "../../guest/build/kernel-bisect.elf"
 // vCPUs into dir and returns its path.
 func record(t *testing.T, dir string, cpus int, args ...string) string {
 	t.Helper()
-	cfg := vmm.Config{CPUs: cpus, MemSize: 64 << 20, Image: guest.Kernel, Args: args, Console: io.Discard, Timeout: time.Minute}
+	return recordEvery(t, dir, cpus, 0, args...)
+}
+
+// recordEvery is record with a checkpoint about every every exits.
+func recordEvery(t *testing.T, dir string, cpus int, every uint64, args ...string) string {
+	t.Helper()
+	cfg := vmm.Config{CPUs: cpus, MemSize: 64 << 20, Image: guest.Kernel, Args: args, Console: io.Discard, Timeout: time.Minute,
+		CheckpointEvery: every}
 	m, err := vmm.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +79,7 @@ func TestBisectVariant(t *testing.T) {
 				t.Fatalf("want the changed instruction, got same=%v what=%q", res.Same, res.What)
 			}
 			for _, s := range []Side{res.Recording, res.Candidate} {
-				if !strings.Contains(s.Where, "matmul_run") || !strings.Contains(s.Where, "matmul.c:") || !strings.HasPrefix(s.Code, "add ") {
+				if !strings.Contains(s.Where, "matmul_run") || !strings.Contains(s.Where, "bisect_site.h:") || !strings.HasPrefix(s.Code, "add ") {
 					t.Errorf("side %+v: want the add in matmul_run, with its line", s)
 				}
 			}
@@ -84,6 +91,71 @@ func TestBisectVariant(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBisectFromCheckpoint bisects a recording of clock with a
+// checkpoint every 10 exits from one before the variant's change (at the
+// middle reading): both executions start there, the candidate with its
+// own code, and the change in clock_run is found as it would be from the
+// start, after the checkpoint.
+func TestBisectFromCheckpoint(t *testing.T) {
+	variant, err := os.ReadFile(variantPath)
+	if err != nil {
+		t.Fatalf("the variant guest (make -C guest builds it): %v", err)
+	}
+	log := recordEvery(t, t.TempDir(), 1, 10, "clock", "100")
+	r, err := replaylog.Open(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cps := r.Checkpoints()
+	r.Close()
+	if len(cps) < 4 {
+		t.Fatalf("%d checkpoints, want at least 4", len(cps))
+	}
+	from := cps[2]
+	cpExits, err := checkpointExits(log, from.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		candidate []byte
+	}{{"variant", variant}, {"same", guest.Kernel}} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Run(Options{Log: log, Image: guest.Kernel, Candidate: tc.candidate, From: &from.Event, Timeout: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.name == "same" {
+				if !res.Same {
+					t.Fatalf("the image against itself from checkpoint %d differs: %+v", from.Number, res)
+				}
+				return
+			}
+			if res.Same || res.What != "the instruction" || !strings.Contains(res.Recording.Where, "clock_run") {
+				t.Fatalf("from checkpoint %d: want the changed instruction in clock_run, got %+v", from.Number, res)
+			}
+			if res.Exits < cpExits {
+				t.Errorf("the interval starts at exit %d, before the checkpoint's %d", res.Exits, cpExits)
+			}
+		})
+	}
+}
+
+// checkpointExits is the exit count checkpoint i of the log at path
+// leaves its vCPU at.
+func checkpointExits(path string, i int) (uint64, error) {
+	r, err := replaylog.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	cp, err := r.ReadCheckpoint(i)
+	if err != nil {
+		return 0, err
+	}
+	return cp.VCPUs[0].Exits, nil
 }
 
 // TestBisectSame bisects a recording against its own image.

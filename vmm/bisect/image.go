@@ -12,18 +12,18 @@ import (
 const pageSize = 4096
 
 // imageDiff returns the guest-physical pages, in address order, where
-// the two images load different bytes. Step 1 leaves them out of the
+// the two images load different bytes, and the candidate's pages. Step 1 leaves them out of the
 // memory it compares: they differ from the first instruction on, and
 // what matters is where an execution first does something different
 // with them.
-func imageDiff(a, b []byte, memSize uint64, cpus int) ([]span, error) {
+func imageDiff(a, b []byte, memSize uint64, cpus int) ([]span, map[uint64][]byte, error) {
 	pa, err := imagePages(a, memSize, cpus)
 	if err != nil {
-		return nil, fmt.Errorf("the recording's guest image: %w", err)
+		return nil, nil, fmt.Errorf("the recording's guest image: %w", err)
 	}
 	pb, err := imagePages(b, memSize, cpus)
 	if err != nil {
-		return nil, fmt.Errorf("the candidate guest image: %w", err)
+		return nil, nil, fmt.Errorf("the candidate guest image: %w", err)
 	}
 	var out []span
 	add := func(p uint64) {
@@ -57,7 +57,7 @@ func imageDiff(a, b []byte, memSize uint64, cpus int) ([]span, error) {
 			add(p)
 		}
 	}
-	return out, nil
+	return out, pb, nil
 }
 
 // imagePages lays an image's segments out in pages, as the loader does.

@@ -136,11 +136,19 @@ func (b *bisector) steps(iv *interval) (*Result, error) {
 		var okA, okB bool
 		sa, okA = rec.recv()
 		sb, okB = cand.recv()
+		if !okA && rec.x.err != nil {
+			return nil, fmt.Errorf("the recording's execution, stepping vCPU %d after exit %d: %w", iv.cpu, iv.from, rec.x.err)
+		}
 		if !okA {
-			if rec.x.err != nil {
-				return nil, fmt.Errorf("the recording's execution, stepping vCPU %d after exit %d: %w", iv.cpu, iv.from, rec.x.err)
+			// The recording ended at its exit iv.from and the candidate
+			// did not match the log's end there: nothing stepped differs.
+			if okB {
+				cand.verdict <- true
+				<-cand.snap
+				res.Candidate = describe(b.symsCand, sb)
 			}
-			return nil, fmt.Errorf("the recording's execution ended before vCPU %d reached exit %d", iv.cpu, iv.to)
+			res.Step, res.What = n, "no instruction: the recording ends at this exit, and the candidate does not match the log's end"
+			return res, nil
 		}
 		if !okB {
 			// The candidate failed on its way: the report is where it

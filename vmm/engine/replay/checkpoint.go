@@ -18,8 +18,8 @@ func (e *Engine) restore(i int) error {
 	if e.actors > 1 {
 		return fmt.Errorf("replay: starting from a checkpoint needs a recording of one vCPU without a disk")
 	}
-	if e.tr != nil {
-		return fmt.Errorf("replay: trace mode starts at the beginning of the log (test regions opened before a checkpoint are not in it)")
+	if e.tr != nil && e.tr.opts.Window == nil && !e.tr.opts.Everywhere {
+		return fmt.Errorf("replay: tracing test regions starts at the beginning of the log (a region opened before a checkpoint is not in it)")
 	}
 	// RAM is zeroed without backing it, and only the pages that are not
 	// zero are written: the restore costs what the guest uses.
@@ -35,6 +35,11 @@ func (e *Engine) restore(i int) error {
 	})
 	if err == nil {
 		err = beyond
+	}
+	for _, o := range e.opts.Overlay {
+		if err == nil {
+			err = mem.WriteAt(o.Data, o.GPA)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("replay: checkpoint %d: %w", i, err)

@@ -39,8 +39,10 @@ type Options struct {
 	// Watch, when set, is shown every vCPU's exits and traced steps.
 	Watch *Watch
 	// From, when set, starts the replay at that checkpoint of the log
-	// (checkpoint.go) instead of its beginning.
-	From *int
+	// (checkpoint.go) instead of its beginning; Overlay is then written
+	// over the memory it restores (vmm bisect's candidate image).
+	From    *int
+	Overlay []replaylog.MemRegion
 }
 
 // DivergenceError says a replay stopped matching its recording.
