@@ -63,4 +63,10 @@
 // Event.Unknown). To add a kind: give it the next number, encode its fields
 // after the common prefix without using another kind's delta context, bump
 // FormatMinor.
+//
+// Minor 6 changed what a state position's memory hash covers the same
+// pages with: the sum of per-page xxh3 hashes instead of one CRC-64 (the
+// VMM's crewview.OwnedHash; it computes either, after the log's minor).
+// A reader older than 1.6 reads a 1.6 log but cannot find its state
+// positions: its replay stops with a divergence there.
 package replaylog

@@ -18,7 +18,7 @@ import (
 // block types (skipped). Anything else is a major bump.
 const (
 	FormatMajor uint16 = 1
-	FormatMinor uint16 = 5
+	FormatMinor uint16 = 6
 )
 
 // Magic is the first 8 bytes of every log. The leading 0x89 makes text

@@ -79,6 +79,8 @@ type Config struct {
 type (
 	// CREWStats counts what the CREW recorder did.
 	CREWStats = recordengine.Stats
+	// CREWCosts say where a recording's CREW time went.
+	CREWCosts = recordengine.Costs
 	// GuestError is a failure the guest caused on one vCPU.
 	GuestError = machine.GuestError
 	// TimeoutError says the guest did not exit within the timeout.

@@ -72,6 +72,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if code, done := cli.ParseFlags(fs, args); done {
 		return code
 	}
+	stop, err := cli.StartCPUProfile(mf.CPUProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "vmm bench: %v\n", err)
+		return cli.ExitUsage
+	}
+	defer func() {
+		if err := stop(); err != nil {
+			fmt.Fprintf(stderr, "vmm bench: %v\n", err)
+		}
+	}()
 	if recordMode {
 		// Refuse rather than ignore: whoever wrote --cpus-list expects it
 		// to change what is measured. (Without --record, --cpus stays

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +47,8 @@ type MachineFlags struct {
 	// DiskReadOnly is --disk-readonly.
 	Disk         string
 	DiskReadOnly bool
+	// CPUProfile is --cpuprofile: where the VMM's own CPU profile goes.
+	CPUProfile string
 }
 
 // Register adds --cpus, --mem, --guest and --timeout to fs, with their
@@ -58,6 +61,35 @@ func (f *MachineFlags) Register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Tests, "tests", "", "test file for the fstest workload (see 'vmm testgen'), loaded into the guest's input region")
 	fs.StringVar(&f.Disk, "disk", "", "raw image of a virtio-blk disk for the guest (see 'vmm disk make')")
 	fs.BoolVar(&f.DiskReadOnly, "disk-readonly", false, "offer the --disk read-only")
+	RegisterCPUProfile(fs, &f.CPUProfile)
+}
+
+// RegisterCPUProfile adds --cpuprofile FILE to fs, writing to path.
+func RegisterCPUProfile(fs *pflag.FlagSet, path *string) {
+	fs.StringVar(path, "cpuprofile", "", "write the VMM's CPU profile to FILE (pprof format: go tool pprof FILE)")
+}
+
+// StartCPUProfile starts profiling the VMM's CPU into path (nothing when
+// path is empty) and returns what stops it and writes the file.
+func StartCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // Config turns the flags and the workload arguments into a vmm.Config

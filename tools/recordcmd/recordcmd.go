@@ -10,6 +10,7 @@ package recordcmd
 import (
 	"fmt"
 	"io"
+	"text/tabwriter"
 	"time"
 
 	"github.com/crewvm/crewvm/replaylog"
@@ -27,11 +28,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	var out, gran string
 	var deadline time.Duration
 	var every uint64
+	var stats bool
 	fs := cli.NewFlagSet("record", "-o FILE [--cpus N] [--mem SIZE] [--guest ELF] [--tests FILE] [--timeout D] [--granularity SIZE]\n"+
-		"       [--revoke-deadline D] [--checkpoint-every N] [WORKLOAD [ARGS...]]\n\n"+
+		"       [--revoke-deadline D] [--checkpoint-every N] [--stats] [--cpuprofile FILE] [WORKLOAD [ARGS...]]\n\n"+
 		"Runs like 'vmm run' (same output, same exit status) and writes a recording to FILE.\n"+
 		"With more than one vCPU, the order of their memory accesses is recorded with the\n"+
-		"CREW page-ownership protocol; a summary of it goes to stderr.", stderr)
+		"CREW page-ownership protocol; a summary of it goes to stderr, and with --stats a\n"+
+		"table of where the recording's CREW time went: each part of a transition with its\n"+
+		"count, total, mean, 50th/90th/99th percentile (bucket bounds) and histogram.", stderr)
 	mf.Register(fs)
 	fs.StringVarP(&out, "output", "o", "", "recording to write (required)")
 	fs.StringVar(&gran, "granularity", "4K", "CREW page size: a power of two, at least 4K")
@@ -39,6 +43,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		"how long a transition waits for the page's holder to exit by itself before kicking it")
 	fs.Uint64Var(&every, "checkpoint-every", 0,
 		"write a checkpoint of the machine about every N exits, where vmm replay --from can start (one vCPU, no disk; 0: none)")
+	fs.BoolVar(&stats, "stats", false, "print where the CREW time went (waits, kicks, settling, hashing, mprotect) to stderr")
 	if code, done := cli.ParseFlags(fs, args); done {
 		return code
 	}
@@ -62,7 +67,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cli.ExitUsage
 	}
 	cfg.RevokeDeadline, cfg.CheckpointEvery = deadline, every
+	stop, err := cli.StartCPUProfile(mf.CPUProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "vmm record: %v\n", err)
+		return cli.ExitUsage
+	}
 	res, err := Record(cfg, mf.Guest, out, stderr)
+	if perr := stop(); err == nil {
+		err = perr
+	}
 	if err != nil {
 		return cli.ReportError(stderr, "record", err)
 	}
@@ -75,8 +88,26 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "vmm record: %d faults on instructions decoded only approximately, %d faults no footprint explained (served by granting every page)\n",
 				s.Approximate, s.Fallbacks)
 		}
+		if stats {
+			fmt.Fprintf(stderr, "vmm record: %d reads granted a write for their page's read-then-write history (%d of them unused)\n",
+				s.Promoted, s.PromotedUnused)
+			WriteCosts(stderr, &s.Costs)
+		}
 	}
 	return res.Status
+}
+
+// WriteCosts writes c as a table for people.
+func WriteCosts(w io.Writer, c *vmm.CREWCosts) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "part of a transition\tcount\ttotal\tmean\tp50 <=\tp90 <=\tp99 <=\t\thistogram")
+	for _, r := range c.Rows() {
+		h := r.Hist
+		fmt.Fprintf(tw, "%s\t%d\t%v\t%v\t%v\t%v\t%v\t\t%s\n", r.Name, h.N, h.Total.Round(time.Microsecond),
+			h.Mean().Round(100*time.Nanosecond), h.Quantile(0.5), h.Quantile(0.9), h.Quantile(0.99), h.String())
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "settling took %d single-steps\n", c.SettleSteps)
 }
 
 // Record runs cfg to its end while writing its recording to path.

@@ -29,7 +29,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cli.ExitUsage
 	}
 	defer cfg.Disk.Close()
+	stop, err := cli.StartCPUProfile(mf.CPUProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "vmm run: %v\n", err)
+		return cli.ExitUsage
+	}
 	res, err := cli.RunMachine(cfg)
+	if perr := stop(); err == nil {
+		err = perr
+	}
 	if err != nil {
 		return cli.ReportError(stderr, "run", err)
 	}

@@ -257,6 +257,7 @@ func (m *Machine) Finish(status int, err error) {
 		m.status, m.err = status, err
 		m.stopping.Store(true)
 		close(m.stop)
+		m.halts.stop()
 	})
 }
 

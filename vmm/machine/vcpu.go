@@ -29,7 +29,7 @@ type VCPU struct {
 	// (Hold), say to change its rights on a page.
 	gate   sync.Mutex
 	unheld *sync.Cond
-	left   chan struct{}
+	left   wakeup
 	// inGuest: in KVM_RUN or about to be; holds: holders keeping it
 	// out; waiting: a holder waits for it to leave.
 	inGuest bool
@@ -69,7 +69,7 @@ func (m *Machine) newVCPU(id int) (*VCPU, error) {
 		view.Close()
 		return nil, err
 	}
-	c := &VCPU{id: id, kvm: kv, view: view, cpuid: table, left: make(chan struct{}, 1)}
+	c := &VCPU{id: id, kvm: kv, view: view, cpuid: table}
 	c.unheld = sync.NewCond(&c.gate)
 	_, ebx, _, _ := x86.CPUIDLeaf(table, 0xd, 0)
 	c.xsaveSize = uint64(ebx)
@@ -228,22 +228,18 @@ func (m *Machine) Hold(c *VCPU, deadline time.Duration) (Stand, Stopped, error) 
 	if c.inGuest {
 		how = LeftByItself
 		c.waiting = true
+		c.left.reset()
 		c.gate.Unlock()
-		t := time.NewTimer(deadline)
-		for done := false; !done; {
-			select {
-			case <-c.left:
-				done = true
-			case <-t.C:
-				how = Kicked
-				c.Kick()
-				t.Reset(rekick)
-			case <-m.stop:
-				t.Stop()
+		for wait := deadline; !c.left.wait(wait); wait = rekick {
+			if m.Stopping() {
+				c.gate.Lock()
+				c.waiting = false
+				c.gate.Unlock()
 				return Stand{}, how, ErrStopping
 			}
+			how = Kicked
+			c.Kick()
 		}
-		t.Stop()
 		c.gate.Lock()
 		c.waiting = false
 	}
@@ -304,10 +300,7 @@ func (c *VCPU) leaveGate(kicked, counted bool) {
 		c.kicks++
 	}
 	if c.waiting {
-		select {
-		case c.left <- struct{}{}:
-		default:
-		}
+		c.left.post()
 	}
 	c.gate.Unlock()
 }

@@ -1,6 +1,8 @@
 package record
 
 import (
+	"time"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/crewvm/crewvm/crew"
@@ -31,8 +33,13 @@ func (e *Engine) Fault(v *machine.VCPU) error {
 	// The pages wanted are worked out under the lock: another vCPU's
 	// transition may take rights from v while v stands at this exit, and
 	// replay sees those reductions before it decodes too.
+	start := time.Now()
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.costs.Lock.Add(time.Since(start))
+	defer func() {
+		e.costs.Fault.Add(time.Since(start))
+		e.mu.Unlock()
+	}()
 	f, err := e.views.Wanted(v.ID(), x)
 	if err != nil {
 		return v.GuestError("KVM_RUN failed with EFAULT: %v", err)
@@ -75,17 +82,23 @@ func (e *Engine) fallback(v *machine.VCPU, f *crewview.Footprint) error {
 		}
 	}
 	for _, p := range grant {
-		if err := e.transition(v, crewview.Want{Page: p, Kind: kind}); err != nil {
+		if err := e.grant(v.ID(), v.Exits(), crewview.Want{Page: p, Kind: kind}, v.GuestError); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// transition performs and logs one transition for v's access w. Called
-// with e.mu held.
+// transition performs and logs one transition for v's access w, a read
+// promoted to a write where the page's history says so (promote.go).
+// Called with e.mu held.
 func (e *Engine) transition(v *machine.VCPU, w crewview.Want) error {
-	return e.grant(v.ID(), v.Exits(), w, v.GuestError)
+	kind := e.promo.kind(w)
+	if err := e.grant(v.ID(), v.Exits(), crewview.Want{Page: w.Page, Kind: kind}, v.GuestError); err != nil {
+		return err
+	}
+	e.promo.granted(v.ID(), v.Exits(), w, kind, e.views.PageBytes(w.Page))
+	return nil
 }
 
 // grant performs and logs one transition for actor's access w at its
@@ -93,6 +106,7 @@ func (e *Engine) transition(v *machine.VCPU, w crewview.Want) error {
 // with e.mu held.
 func (e *Engine) grant(actor int, exits uint64, w crewview.Want, failed func(string, ...any) error) error {
 	k := e.views
+	e.promo.observe(w.Page, k.PageBytes(w.Page))
 	plan, err := k.State().Plan(actor, w.Page, w.Kind)
 	if err != nil {
 		return failed("%v", err)
@@ -110,7 +124,7 @@ func (e *Engine) grant(actor int, exits uint64, w crewview.Want, failed func(str
 			// The DMA actor is between transfers while e.mu is free
 			// for this transition: it stands where its last one ended.
 			at[r.Actor] = crewview.ExitPos(e.dmaN)
-			if err := k.Set(r.Actor, w.Page, r.To); err != nil {
+			if err := e.protect(r.Actor, w.Page, r.To); err != nil {
 				return err
 			}
 			continue
@@ -122,7 +136,7 @@ func (e *Engine) grant(actor int, exits uint64, w crewview.Want, failed func(str
 			return err
 		}
 		at[r.Actor] = pos
-		if err := k.Set(r.Actor, w.Page, r.To); err != nil {
+		if err := e.protect(r.Actor, w.Page, r.To); err != nil {
 			return err
 		}
 	}
@@ -130,7 +144,7 @@ func (e *Engine) grant(actor int, exits uint64, w crewview.Want, failed func(str
 	if err != nil {
 		return failed("%v", err)
 	}
-	if err := k.Set(actor, w.Page, t.Grant.To); err != nil {
+	if err := e.protect(actor, w.Page, t.Grant.To); err != nil {
 		return err
 	}
 	state := replaylog.PageShared
@@ -146,14 +160,24 @@ func (e *Engine) grant(actor int, exits uint64, w crewview.Want, failed func(str
 	return e.append(ev)
 }
 
+// protect sets cpu's rights on page, timed. Called with e.mu held.
+func (e *Engine) protect(cpu, page int, r crew.Rights) error {
+	start := time.Now()
+	err := e.views.Set(cpu, page, r)
+	e.costs.Protect.Add(time.Since(start))
+	return err
+}
+
 // stop holds h out of the guest (machine.Hold) and names where it
 // stands. The caller releases h, also on an error, when its rights are
 // changed. Called with e.mu held.
 func (e *Engine) stop(h *machine.VCPU) (crew.Pos, error) {
+	start := time.Now()
 	st, how, err := e.m.Hold(h, e.opts.RevokeDeadline)
 	if err != nil {
 		return 0, err
 	}
+	e.costs.hold(how, time.Since(start))
 	switch how {
 	case machine.Kicked:
 		e.stats.Kicks++
@@ -185,7 +209,10 @@ func (e *Engine) position(h *machine.VCPU, st machine.Stand) (crew.Pos, error) {
 		n.seq++
 		n.kicks = st.Kicks
 		p := crewview.StatePos(st.Exits, n.seq)
-		e.views.Name(h.ID(), p, replaylog.StatePos(st.Exits, n.seq, &regs, e.views.OwnedHash(h.ID())))
+		start := time.Now()
+		hash := e.views.OwnedHash(h.ID())
+		e.costs.Hash.Add(time.Since(start))
+		e.views.Name(h.ID(), p, replaylog.StatePos(st.Exits, n.seq, &regs, hash))
 		e.stats.StatePositions++
 	}
 	return crewview.StatePos(st.Exits, n.seq), nil

@@ -3,6 +3,7 @@ package record
 import (
 	"fmt"
 	"hash"
+	"time"
 
 	"github.com/crewvm/crewvm/crew"
 	"github.com/crewvm/crewvm/replaylog"
@@ -24,7 +25,9 @@ func (e *Engine) DMA() machine.DMA { return e }
 
 // Transfer implements machine.DMA: one transaction of the DMA actor.
 func (e *Engine) Transfer(fn func(mem virtio.Memory) error) (uint64, error) {
+	start := time.Now()
 	e.mu.Lock()
+	e.costs.Lock.Add(time.Since(start))
 	defer e.mu.Unlock()
 	e.dmaN++
 	tx := &transfer{e: e, hash: replaylog.NewDMAHash()}

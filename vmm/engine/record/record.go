@@ -50,6 +50,12 @@ type Stats struct {
 	// bound (an instruction it does not know exactly); Fallbacks those it
 	// could not explain at all, served by fallback.
 	Approximate, Fallbacks uint64
+	// Promoted counts read faults granted a write for a page's
+	// read-then-write history (promote.go); PromotedUnused those the
+	// vCPU did not write.
+	Promoted, PromotedUnused uint64
+	// Costs say where the time went.
+	Costs Costs
 }
 
 // Engine records a run to a log.
@@ -63,10 +69,20 @@ type Engine struct {
 	mu    sync.Mutex
 	named []named
 	stats Stats
+	costs Costs
+	promo *promoter
+	// settles are each vCPU's settling costs, kept by its own thread.
+	settles []settleCost
 	// dmaN counts the DMA actor's transfers: its position (dma.go).
 	dmaN uint64
 	// nextCheckpoint is the exit from which the next checkpoint is due.
 	nextCheckpoint uint64
+}
+
+// settleCost is one vCPU's settling: its time, and its steps.
+type settleCost struct {
+	Hist
+	steps uint64
 }
 
 // named is the last state position named for a vCPU: the seq-th after
@@ -84,7 +100,7 @@ func New(m *machine.Machine, w *replaylog.Writer, opts Options) (*Engine, error)
 	if err := checkCheckpoints(m, opts.CheckpointEvery); err != nil {
 		return nil, err
 	}
-	e := &Engine{m: m, w: w, opts: opts, named: make([]named, len(m.VCPUs())), nextCheckpoint: opts.CheckpointEvery}
+	e := &Engine{m: m, w: w, opts: opts, named: make([]named, len(m.VCPUs())), settles: make([]settleCost, len(m.VCPUs())), promo: newPromoter(), nextCheckpoint: opts.CheckpointEvery}
 	if m.Actors() > 1 {
 		var err error
 		if e.views, err = crewview.New(m, opts.Granularity); err != nil {
@@ -116,7 +132,12 @@ func (*Engine) BeforeEnter(*machine.VCPU) (bool, error) { return true, nil }
 // first moved on to a position replay can seek cheaply (settle.go).
 func (e *Engine) AfterRun(v *machine.VCPU, errno unix.Errno) unix.Errno {
 	if (errno == unix.EINTR || errno == unix.EAGAIN) && e.views != nil && v.HeldOut() {
-		return Settle(e.m, v)
+		start := time.Now()
+		errno, steps := settle(e.m, v)
+		s := &e.settles[v.ID()]
+		s.Add(time.Since(start))
+		s.steps += uint64(steps)
+		return errno
 	}
 	return errno
 }
@@ -207,5 +228,11 @@ func (e *Engine) Stats() Stats {
 	s := e.stats
 	cs := e.views.State().Stats()
 	s.Constraints, s.Elided = cs.Constraints, cs.Elided
+	s.Costs = e.costs
+	s.Promoted, s.PromotedUnused = e.promo.Promoted, e.promo.Unused
+	for i := range e.settles {
+		s.Costs.Settle.Merge(&e.settles[i].Hist)
+		s.Costs.SettleSteps += e.settles[i].steps
+	}
 	return s
 }

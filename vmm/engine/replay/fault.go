@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/crewvm/crewvm/crew"
 	"github.com/crewvm/crewvm/replaylog"
 	"github.com/crewvm/crewvm/vmm/engine/crewview"
 	"github.com/crewvm/crewvm/vmm/machine"
@@ -50,7 +51,7 @@ func (e *Engine) fault(c *machine.VCPU) error {
 		if err != nil {
 			return err
 		}
-		if it.page != w.Page || crewview.Kind(it.ev.Access) != w.Kind {
+		if it.page != w.Page || !covers(crewview.Kind(it.ev.Access), w.Kind) {
 			return divergence(c, it.idx, "the guest faulted on %s, but the log has %s", what, it.ev.String())
 		}
 		if err := e.views.Set(c.ID(), it.page, it.rights); err != nil {
@@ -85,4 +86,11 @@ func (e *Engine) fallback(c *machine.VCPU, f *crewview.Footprint) error {
 			return err
 		}
 	}
+}
+
+// covers says whether a logged transition for an access of kind logged
+// serves a fault that wants want: the same kind, or a write for a read
+// (the recorder promotes reads of pages it saw read and then written).
+func covers(logged, want crew.Kind) bool {
+	return logged == want || logged == crew.Write && want == crew.Read
 }

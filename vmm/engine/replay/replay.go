@@ -152,6 +152,7 @@ func New(m *machine.Machine, r *replaylog.Reader, opts Options) (*Engine, error)
 		if e.views, err = crewview.New(m, opts.Granularity); err != nil {
 			return nil, err
 		}
+		e.views.OwnedHashVersion(r.Header().Minor)
 		e.st, e.names = e.views.State(), e.views.Names
 	}
 	if opts.From != nil {
